@@ -1,0 +1,2 @@
+//! `clawc`: the command-line edge. Diagnostics are rendered (miette) here and only here.
+fn main() {}

@@ -1,0 +1,1 @@
+//! Docker backend through bollard. Owner: docker work.

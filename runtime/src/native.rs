@@ -1,0 +1,1 @@
+//! Native Linux backend: bubblewrap + seccomp + Landlock + cgroups/rlimits. Owner: native work.

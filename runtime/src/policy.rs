@@ -1,0 +1,141 @@
+//! The one policy type every sandbox backend enforces. Default deny: whatever a field does not
+//! grant is refused. The compiler lowers a spec into this; the runtime never sees `.claw`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Policy {
+    /// Host paths made visible inside. Nothing else of the host is, except read-only `/usr`.
+    pub mounts: Vec<Mount>,
+    pub network: NetworkPolicy,
+    /// The complete environment of the sandboxed program (no host variable leaks in).
+    pub env: BTreeMap<String, String>,
+    pub limits: Limits,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mount {
+    pub source: PathBuf,
+    pub target: PathBuf,
+    pub writable: bool,
+}
+
+/// Egress: the sandbox has no network of its own; an in-sandbox bridge on 127.0.0.1 forwards to
+/// the egress proxy over a Unix socket. Empty `allow` and no replay fixtures means no proxy at all.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NetworkPolicy {
+    pub allow: Vec<HostPattern>,
+    /// IP literals the policy names explicitly, exempt from the private/loopback refusal.
+    pub allow_ips: Vec<std::net::IpAddr>,
+    pub secrets: Vec<SecretRule>,
+    pub mode: EgressMode,
+}
+
+impl NetworkPolicy {
+    /// Whether the sandbox needs the egress path at all.
+    pub fn is_enabled(&self) -> bool {
+        !self.allow.is_empty() || matches!(self.mode, EgressMode::Replay(_))
+    }
+}
+
+/// `host:port`. `host` may start with `*.`, which matches strictly deeper names only
+/// (`*.x.com` matches `a.x.com`, never `x.com`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct HostPattern {
+    pub host: String,
+    pub port: u16,
+}
+
+/// A credential: the sandbox sees only `placeholder`; the proxy swaps in the value in the
+/// declared header or query parameter on requests to `hosts`, and refuses any request that
+/// carries the placeholder elsewhere.
+#[derive(Clone, PartialEq)]
+pub struct SecretRule {
+    pub name: String,
+    pub placeholder: String,
+    pub value: SecretValue,
+    pub injection: Injection,
+    pub hosts: Vec<String>,
+}
+
+impl fmt::Debug for SecretRule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SecretRule")
+            .field("name", &self.name)
+            .field("placeholder", &self.placeholder)
+            .field("value", &self.value)
+            .field("injection", &self.injection)
+            .field("hosts", &self.hosts)
+            .finish()
+    }
+}
+
+/// A secret's real value. Its `Debug` never prints it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretValue(pub String);
+
+impl fmt::Debug for SecretValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretValue(<redacted>)")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Injection {
+    /// Set header `name` to `template` with `{value}` replaced by the secret.
+    Header { name: String, template: String },
+    /// Set query parameter `name` to the secret.
+    Query { name: String },
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum EgressMode {
+    /// Forward allowed requests to the real network.
+    #[default]
+    Live,
+    /// Serve these recorded responses; anything unmatched is refused and reported.
+    Replay(Vec<Fixture>),
+}
+
+/// A recorded HTTP exchange for replay mode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fixture {
+    pub method: String,
+    /// Absolute URL, e.g. `https://api.github.com/repos/o/r/issues?state=open`.
+    pub url: String,
+    /// When set, the request body must equal this.
+    pub request_body: Option<Vec<u8>>,
+    pub status: u16,
+    pub content_type: Option<String>,
+    pub body: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Limits {
+    pub memory_bytes: u64,
+    pub pids: u32,
+    /// Share of one CPU (0.5 = half a core).
+    pub cpu: f64,
+    /// Wall-clock limit for the whole run; the process tree is killed when it passes.
+    pub timeout: Duration,
+    /// Cap on bytes captured from stdout/stderr by callers that capture them.
+    pub output_bytes: u64,
+    /// Size of the private `/tmp` tmpfs.
+    pub tmp_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            memory_bytes: 256 << 20,
+            pids: 64,
+            cpu: 1.0,
+            timeout: Duration::from_secs(60),
+            output_bytes: 16 << 20,
+            tmp_bytes: 64 << 20,
+        }
+    }
+}

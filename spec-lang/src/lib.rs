@@ -1,0 +1,69 @@
+//! The `.claw` language: parse, check, lower to IR, emit JSON Schemas, hash, format.
+//!
+//! **This crate does no IO** — no files, environment, network, processes or clock (enforced by
+//! `clippy.toml`'s `disallowed-methods`). Anything from outside comes through [`World`].
+
+pub mod ast;
+pub mod codes;
+pub mod diagnostic;
+pub mod hash;
+pub mod ir;
+pub mod schema;
+
+mod check;
+mod fmt;
+mod parse;
+
+pub use diagnostic::{line_col, Diagnostic, Label, Severity, Span};
+
+/// What the checker needs from outside the process (typst's `World`): the contents of files
+/// named by `file("...")` in examples. The compiler implements it over the real file system;
+/// tests use an in-memory map.
+pub trait World {
+    /// Read `path` as written in the spec (relative to the directory holding the spec).
+    /// `Err` carries a human-readable reason ("no such file").
+    fn read_fixture(&self, path: &str) -> Result<Vec<u8>, String>;
+}
+
+/// A [`World`] with no files at all.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoFiles;
+
+impl World for NoFiles {
+    fn read_fixture(&self, _path: &str) -> Result<Vec<u8>, String> {
+        Err("no files are available here".to_owned())
+    }
+}
+
+/// Parse one `.claw` source. Returns the tree when the syntax is valid enough to lower, and
+/// every syntax diagnostic found.
+pub fn parse(source: &str) -> (Option<ast::File>, Vec<Diagnostic>) {
+    parse::parse(source)
+}
+
+/// The result of checking one spec.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    /// Present when there are no errors (warnings allowed).
+    pub ir: Option<ir::Integration>,
+    /// Every error and warning, sorted by position.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Checked {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// Parse and check one spec. `file_stem` is the file name without `.claw`: the integration
+/// must carry the same name.
+pub fn check(file_stem: &str, source: &str, world: &dyn World) -> Checked {
+    check::check(file_stem, source, world)
+}
+
+/// Canonical formatting. Comments are kept; `format(format(x)) == format(x)`, and the spec hash
+/// does not change. Fails (with the syntax diagnostics) when the source does not parse.
+pub fn format(source: &str) -> Result<String, Vec<Diagnostic>> {
+    fmt::format(source)
+}
