@@ -2,5 +2,8 @@
 use crate::{Checked, World};
 pub(crate) fn check(_file_stem: &str, source: &str, _world: &dyn World) -> Checked {
     let (_, diagnostics) = crate::parse(source);
-    Checked { ir: None, diagnostics }
+    Checked {
+        ir: None,
+        diagnostics,
+    }
 }

@@ -1,0 +1,12 @@
+//! claw-runtime's one integration-test binary.
+#![allow(
+    clippy::disallowed_methods,
+    clippy::disallowed_types,
+    reason = "tests do IO"
+)]
+
+mod attacks;
+mod docker;
+mod egress;
+mod native;
+mod support;

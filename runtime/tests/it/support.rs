@@ -1,0 +1,25 @@
+//! Shared test plumbing: deciding whether a backend's suite runs, fails or skips loudly.
+//!
+//! A suite that needs a real part (bubblewrap, a Docker engine) runs when the part is there.
+//! When it is missing: under `CI=true` (or `CLAWC_REQUIRE_BACKENDS=1`) the test *fails*; on a
+//! developer machine it prints why it skipped — never silently.
+
+/// Whether missing real parts must fail the run.
+pub fn backends_required() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+        || std::env::var("CLAWC_REQUIRE_BACKENDS").is_ok_and(|v| v == "1")
+}
+
+/// Returns `true` when the test should go on. `missing` is `Some(reason)` when the part is absent.
+pub fn require(part: &str, missing: Option<String>) -> bool {
+    match missing {
+        None => true,
+        Some(reason) if backends_required() => {
+            panic!("{part} is required here (CI=true) but unavailable: {reason}")
+        }
+        Some(reason) => {
+            eprintln!("SKIPPED: {part} unavailable: {reason} (set CI=true to make this a failure)");
+            false
+        }
+    }
+}
