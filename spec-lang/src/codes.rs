@@ -1,5 +1,24 @@
-//! Placeholder: filled in by its owner.
-/// The long explanation of a diagnostic code (`clawc explain E0003`), or `None` if unknown.
-pub fn explain(_code: &str) -> Option<&'static str> {
-    None
+//! Every diagnostic code with a title and a long explanation (`clawc explain CODE`).
+//! Syntax codes (`E0001`–`E0009`) live in `codes/syntax.rs`, the checker's in `codes/semantic.rs`.
+
+mod semantic;
+mod syntax;
+
+/// One stable diagnostic code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CodeInfo {
+    pub code: &'static str,
+    pub title: &'static str,
+    /// Markdown: what it means, an example that triggers it, and how to fix it.
+    pub explanation: &'static str,
+}
+
+/// All codes, in code order.
+pub fn all() -> impl Iterator<Item = &'static CodeInfo> {
+    syntax::CODES.iter().chain(semantic::CODES.iter())
+}
+
+/// The entry for `code` (case-insensitive), or `None` if no such code exists.
+pub fn explain(code: &str) -> Option<&'static CodeInfo> {
+    all().find(|info| info.code.eq_ignore_ascii_case(code))
 }
