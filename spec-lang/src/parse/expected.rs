@@ -31,11 +31,13 @@ pub(super) fn syntax_error(source: &str, error: &pest::error::Error<Rule>) -> Di
             .with_help("a spec declares one integration named after its file, e.g. `integration github_issues { version \"0.1.0\" }`");
     }
     let wanted = if expected.is_empty() { "something else".to_owned() } else { one_of(&expected) };
-    let diagnostic = Diagnostic::error(codes::SYNTAX_ERROR, format!("expected {wanted}, found {found_text}"), span)
-        .with_label(format!("expected {wanted}"));
+    // A long list is already in the message; the label under the source stays short.
+    let label = if expected.len() <= 3 { format!("expected {wanted}") } else { "not valid here".to_owned() };
+    let diagnostic =
+        Diagnostic::error(codes::SYNTAX_ERROR, format!("expected {wanted}, found {found_text}"), span).with_label(label);
     match suggestion(found, rules) {
         Some(keyword) => diagnostic.with_help(format!("did you mean `{keyword}`?")),
-        None => diagnostic.with_help(generic_help(found, rules)),
+        None => diagnostic.with_help(generic_help(source.get(..at).unwrap_or_default(), found, rules)),
     }
 }
 
@@ -53,17 +55,25 @@ fn suggestion(found: &str, rules: &[Rule]) -> Option<&'static str> {
         .map(|(_, keyword)| keyword)
 }
 
-fn generic_help(found: &str, rules: &[Rule]) -> String {
+/// `before` is the source up to the error.
+fn generic_help(before: &str, found: &str, rules: &[Rule]) -> String {
     if rules.contains(&Rule::EOI) && found.starts_with("integration") {
         return "a file holds exactly one integration; put the second one in its own file".to_owned();
     }
-    if rules.contains(&Rule::quantity) && found.starts_with(|c: char| c.is_ascii_alphabetic()) {
+    if rules.contains(&Rule::quantity) && (found.starts_with(|c: char| c.is_ascii_alphabetic()) || unit_after_space(before)) {
         return "write the unit right after the number, without a space: `128MiB`, `20s`".to_owned();
     }
     if rules.contains(&Rule::rbrace) && found == "}" {
         return "a `{` was opened without being closed, or a `}` is missing before this one".to_owned();
     }
     "see `clawc explain E0001` and docs/language.md for the syntax of each construct".to_owned()
+}
+
+/// Whether `before` ends in `128 MiB`: a number, a space, then a word (read as the next key).
+fn unit_after_space(before: &str) -> bool {
+    let trimmed = before.trim_end();
+    let word = trimmed.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    word.len() < trimmed.len() && word.ends_with([' ', '\t']) && word.trim_end().ends_with(|c: char| c.is_ascii_digit())
 }
 
 /// The text of the token at `at`, for "found ..." (a word, a quoted string's start, one character).
