@@ -60,7 +60,7 @@ fn generic_help(before: &str, found: &str, rules: &[Rule]) -> String {
     if rules.contains(&Rule::EOI) && found.starts_with("integration") {
         return "a file holds exactly one integration; put the second one in its own file".to_owned();
     }
-    if rules.contains(&Rule::quantity) && (found.starts_with(|c: char| c.is_ascii_alphabetic()) || unit_after_space(before)) {
+    if rules.iter().any(|rule| matches!(rule, Rule::quantity | Rule::quantity_number)) && (found.starts_with(|c: char| c.is_ascii_alphabetic()) || unit_after_space(before)) {
         return "write the unit right after the number, without a space: `128MiB`, `20s`".to_owned();
     }
     if rules.contains(&Rule::rbrace) && found == "}" {
