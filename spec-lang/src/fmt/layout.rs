@@ -161,7 +161,8 @@ fn record(p: &mut Printer<'_>, prefix: &str, record: &Record, suffix: &str) {
 }
 
 fn field(p: &mut Printer<'_>, field: &Field) {
-    p.comments_before(field.span.start);
+    let doc_lines = field.doc.as_ref().map_or(0, |doc| doc.split('\n').count());
+    p.comments_before_field(field.span.start, doc_lines);
     let mark = if field.optional { "?" } else { "" };
     let default = field.default.as_ref().map_or_else(String::new, |default| format!(" = {}", inline_value(default)));
     type_expr(p, format!("{}{mark}: ", field.name.node), &field.ty, default, field.span.end);

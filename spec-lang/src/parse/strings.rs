@@ -76,7 +76,9 @@ fn hex4(text: &str) -> Option<u32> {
 
 /// The value of a `"""..."""` literal: the first line is dropped when blank (the text usually
 /// starts on the line after `"""`), so is the last (the closing `"""` sits on its own line), and
-/// the indentation common to all non-blank lines is removed. Blank lines become empty.
+/// the indentation common to all non-blank lines is removed. Trailing whitespace is dropped from
+/// every line (it is invisible in prose and would make the formatter's output untidy), so blank
+/// lines become empty.
 pub(crate) fn dedent(raw: &str) -> String {
     let mut lines: Vec<&str> = raw.split('\n').collect();
     if lines.len() > 1 && lines.first().is_some_and(|line| is_blank(line)) {
@@ -93,7 +95,7 @@ pub(crate) fn dedent(raw: &str) -> String {
         .unwrap_or("");
     let dedented: Vec<&str> = lines
         .iter()
-        .map(|line| if is_blank(line) { "" } else { line.strip_prefix(common).unwrap_or(line) })
+        .map(|line| line.strip_prefix(common).unwrap_or(line).trim_end())
         .collect();
     dedented.join("\n")
 }
