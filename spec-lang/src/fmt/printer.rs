@@ -23,7 +23,14 @@ pub(super) struct Printer<'a> {
 
 impl<'a> Printer<'a> {
     pub(super) fn new(source: &'a str, comments: &'a [Comment]) -> Self {
-        Self { source, comments, next: 0, indent: 0, out: String::with_capacity(source.len() + 64), after_doc_comment: false }
+        Self {
+            source,
+            comments,
+            next: 0,
+            indent: 0,
+            out: String::with_capacity(source.len() + 64),
+            after_doc_comment: false,
+        }
     }
 
     /// The indentation of the current line's continuation lines (one level deeper).
@@ -63,7 +70,10 @@ impl<'a> Printer<'a> {
     }
 
     fn pending_before(&self, pos: usize) -> usize {
-        self.comments[self.next..].iter().take_while(|comment| comment.span.start < pos).count()
+        self.comments[self.next..]
+            .iter()
+            .take_while(|comment| comment.span.start < pos)
+            .count()
     }
 
     fn own_line_comments(&mut self, count: usize) {
@@ -97,7 +107,14 @@ impl<'a> Printer<'a> {
     /// The `open` line (ending in `{` or `[`), the lines printed by `body` one level deeper, then
     /// the `close` line. `header_pos` is on the opening line in the source, `end` is the source
     /// offset just after the block.
-    pub(super) fn block(&mut self, open: &str, header_pos: usize, end: usize, close: &str, body: impl FnOnce(&mut Self)) {
+    pub(super) fn block(
+        &mut self,
+        open: &str,
+        header_pos: usize,
+        end: usize,
+        close: &str,
+        body: impl FnOnce(&mut Self),
+    ) {
         self.after_doc_comment = false;
         push_indent(&mut self.out, self.indent);
         self.out.push_str(open);
@@ -123,7 +140,9 @@ impl<'a> Printer<'a> {
 
     /// Appends the next comment when only spaces and commas separate it from `end` in the source.
     fn trailing_comment(&mut self, end: usize) {
-        let follows = self.next_comment_gap(end).is_some_and(|gap| gap.chars().all(|c| c == ',' || c == ' ' || c == '\t'));
+        let follows = self
+            .next_comment_gap(end)
+            .is_some_and(|gap| gap.chars().all(|c| c == ',' || c == ' ' || c == '\t'));
         if follows {
             self.take_trailing();
         }
@@ -131,10 +150,13 @@ impl<'a> Printer<'a> {
 
     /// Appends the next comment when it follows the block's opening bracket on the same source line.
     fn opening_comment(&mut self, header_pos: usize, end: usize) {
-        let opens = self.comments.get(self.next).is_some_and(|comment| comment.span.start < end)
-            && self.next_comment_gap(header_pos).is_some_and(|gap| {
-                !gap.contains('\n') && gap.trim_end().ends_with(['{', '['])
-            });
+        let opens = self
+            .comments
+            .get(self.next)
+            .is_some_and(|comment| comment.span.start < end)
+            && self
+                .next_comment_gap(header_pos)
+                .is_some_and(|gap| !gap.contains('\n') && gap.trim_end().ends_with(['{', '[']));
         if opens {
             self.take_trailing();
         }

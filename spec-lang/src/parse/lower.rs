@@ -25,11 +25,17 @@ struct Children<'i> {
 
 impl<'i> Children<'i> {
     fn of(pair: P<'i>) -> Self {
-        Self { pairs: pair.into_inner().peekable() }
+        Self {
+            pairs: pair.into_inner().peekable(),
+        }
     }
 
     fn skip_tokens(&mut self) {
-        while self.pairs.peek().is_some_and(|pair| is_token(pair.as_rule())) {
+        while self
+            .pairs
+            .peek()
+            .is_some_and(|pair| is_token(pair.as_rule()))
+        {
             self.pairs.next();
         }
     }
@@ -99,10 +105,13 @@ fn is_token(rule: Rule) -> bool {
     )
 }
 
-
 impl<'s> Lower<'s> {
     pub(super) fn new(source: &'s str, comments: &'s [Comment]) -> Self {
-        Self { source, comments, diagnostics: Vec::new() }
+        Self {
+            source,
+            comments,
+            diagnostics: Vec::new(),
+        }
     }
 
     pub(super) fn file(&mut self, pair: P<'_>) -> Option<Integration> {
@@ -114,7 +123,9 @@ impl<'s> Lower<'s> {
         let span = self.span_of(&pair);
         let mut children = Children::of(pair);
         let name = self.ident(children.next_of(Rule::ident)?);
-        let items = children.map(|item| self.item(item)).collect::<Option<_>>()?;
+        let items = children
+            .map(|item| self.item(item))
+            .collect::<Option<_>>()?;
         Some(Integration { name, items, span })
     }
 
@@ -142,8 +153,14 @@ impl<'s> Lower<'s> {
         let span = self.span_of(&pair);
         let mut children = Children::of(pair);
         let name = self.ident(children.next_of(Rule::ident)?);
-        let injections = children.map(|injection| self.injection(injection)).collect::<Option<_>>()?;
-        Some(Secret { name, injections, span })
+        let injections = children
+            .map(|injection| self.injection(injection))
+            .collect::<Option<_>>()?;
+        Some(Secret {
+            name,
+            injections,
+            span,
+        })
     }
 
     fn injection(&mut self, pair: P<'_>) -> Option<Injection> {
@@ -159,7 +176,13 @@ impl<'s> Lower<'s> {
             None => None,
         };
         let hosts = self.host_list(children.next_of(Rule::host_list)?)?;
-        Some(Injection { kind, name, template, hosts, span })
+        Some(Injection {
+            kind,
+            name,
+            template,
+            hosts,
+            span,
+        })
     }
 
     fn host_list(&mut self, pair: P<'_>) -> Option<Vec<Spanned<String>>> {
@@ -177,7 +200,9 @@ impl<'s> Lower<'s> {
 
     fn filesystem(&mut self, pair: P<'_>) -> Option<Filesystem> {
         let span = self.span_of(&pair);
-        let mounts = Children::of(pair).map(|mount| self.mount(mount)).collect::<Option<_>>()?;
+        let mounts = Children::of(pair)
+            .map(|mount| self.mount(mount))
+            .collect::<Option<_>>()?;
         Some(Filesystem { mounts, span })
     }
 
@@ -187,8 +212,17 @@ impl<'s> Lower<'s> {
         let source = self.string(children.next_of(Rule::string)?)?;
         let target = self.string(children.next_of(Rule::string)?)?;
         let mode_pair = children.next_of(Rule::mount_mode)?;
-        let mode = if mode_pair.as_str() == "rw" { MountMode::ReadWrite } else { MountMode::ReadOnly };
-        Some(MountDecl { source, target, mode: Spanned::new(mode, self.span_of(&mode_pair)), span })
+        let mode = if mode_pair.as_str() == "rw" {
+            MountMode::ReadWrite
+        } else {
+            MountMode::ReadOnly
+        };
+        Some(MountDecl {
+            source,
+            target,
+            mode: Spanned::new(mode, self.span_of(&mode_pair)),
+            span,
+        })
     }
 
     fn type_def(&mut self, pair: P<'_>) -> Option<TypeDef> {
@@ -198,7 +232,11 @@ impl<'s> Lower<'s> {
         let ty = match children.next()? {
             record if record.as_rule() == Rule::record => {
                 let record_span = self.span_of(&record);
-                TypeExpr { kind: TypeKind::Record(self.record(record)?), constraints: Vec::new(), span: record_span }
+                TypeExpr {
+                    kind: TypeKind::Record(self.record(record)?),
+                    constraints: Vec::new(),
+                    span: record_span,
+                }
             }
             type_expr => self.type_expr(type_expr)?,
         };
@@ -207,7 +245,9 @@ impl<'s> Lower<'s> {
 
     fn record(&mut self, pair: P<'_>) -> Option<Record> {
         let span = self.span_of(&pair);
-        let fields = Children::of(pair).map(|field| self.field(field)).collect::<Option<_>>()?;
+        let fields = Children::of(pair)
+            .map(|field| self.field(field))
+            .collect::<Option<_>>()?;
         Some(Record { fields, span })
     }
 
@@ -222,7 +262,14 @@ impl<'s> Lower<'s> {
             None => None,
         };
         let doc = self.doc_comment(span.start);
-        Some(Field { name, optional, doc, ty, default, span })
+        Some(Field {
+            name,
+            optional,
+            doc,
+            ty,
+            default,
+            span,
+        })
     }
 
     fn type_expr(&mut self, pair: P<'_>) -> Option<TypeExpr> {
@@ -230,18 +277,28 @@ impl<'s> Lower<'s> {
         let mut children = Children::of(pair);
         let kind_pair = children.next()?;
         let kind = match kind_pair.as_rule() {
-            Rule::type_name => TypeKind::Name(self.ident(Children::of(kind_pair).next_of(Rule::ident)?)),
-            Rule::list_type => {
-                TypeKind::List(Box::new(self.type_expr(Children::of(kind_pair).next_of(Rule::type_expr)?)?))
+            Rule::type_name => {
+                TypeKind::Name(self.ident(Children::of(kind_pair).next_of(Rule::ident)?))
             }
+            Rule::list_type => TypeKind::List(Box::new(
+                self.type_expr(Children::of(kind_pair).next_of(Rule::type_expr)?)?,
+            )),
             Rule::record => TypeKind::Record(self.record(kind_pair)?),
-            Rule::union_type => {
-                TypeKind::Union(Children::of(kind_pair).map(|literal| self.literal(literal)).collect::<Option<_>>()?)
-            }
+            Rule::union_type => TypeKind::Union(
+                Children::of(kind_pair)
+                    .map(|literal| self.literal(literal))
+                    .collect::<Option<_>>()?,
+            ),
             _ => return None,
         };
-        let constraints = children.map(|constraint| self.constraint(constraint)).collect::<Option<_>>()?;
-        Some(TypeExpr { kind, constraints, span })
+        let constraints = children
+            .map(|constraint| self.constraint(constraint))
+            .collect::<Option<_>>()?;
+        Some(TypeExpr {
+            kind,
+            constraints,
+            span,
+        })
     }
 
     fn literal(&mut self, pair: P<'_>) -> Option<Spanned<Literal>> {
@@ -260,18 +317,30 @@ impl<'s> Lower<'s> {
         let mut children = Children::of(pair.clone());
         let Some(name) = children.next_of(Rule::ident) else {
             // `unique`: its keyword token is the whole constraint.
-            let keyword = pair.into_inner().find(|child| child.as_rule() == Rule::kw_unique)?;
-            return Some(Constraint { name: self.ident(keyword), args: Vec::new(), span });
+            let keyword = pair
+                .into_inner()
+                .find(|child| child.as_rule() == Rule::kw_unique)?;
+            return Some(Constraint {
+                name: self.ident(keyword),
+                args: Vec::new(),
+                span,
+            });
         };
         let args = children.map(|arg| self.value(arg)).collect::<Option<_>>()?;
-        Some(Constraint { name: self.ident(name), args, span })
+        Some(Constraint {
+            name: self.ident(name),
+            args,
+            span,
+        })
     }
 
     fn tool(&mut self, pair: P<'_>) -> Option<Tool> {
         let span = self.span_of(&pair);
         let mut children = Children::of(pair);
         let name = self.ident(children.next_of(Rule::ident)?);
-        let items = children.map(|item| self.tool_item(item)).collect::<Option<_>>()?;
+        let items = children
+            .map(|item| self.tool_item(item))
+            .collect::<Option<_>>()?;
         Some(Tool { name, items, span })
     }
 
@@ -280,19 +349,30 @@ impl<'s> Lower<'s> {
         let rule = pair.as_rule();
         let mut children = Children::of(pair);
         Some(match rule {
-            Rule::description => ToolItem::Description(self.string(children.next_of(Rule::string)?)?),
+            Rule::description => {
+                ToolItem::Description(self.string(children.next_of(Rule::string)?)?)
+            }
             Rule::input => ToolItem::Input(self.record(children.next_of(Rule::record)?)?),
             Rule::output => ToolItem::Output(self.record(children.next_of(Rule::record)?)?),
             Rule::approval => {
                 let mode = children.next_of(Rule::approval_mode)?;
-                ToolItem::Approval(Spanned::new(mode.as_str() == "required", self.span_of(&mode)))
+                ToolItem::Approval(Spanned::new(
+                    mode.as_str() == "required",
+                    self.span_of(&mode),
+                ))
             }
             Rule::rate => {
                 let count = children.next_of(Rule::rate_count)?;
                 let per = self.ident(children.next_of(Rule::ident)?);
-                ToolItem::Rate(Rate { count: self.text(&count), per, span: item_span })
+                ToolItem::Rate(Rate {
+                    count: self.text(&count),
+                    per,
+                    span: item_span,
+                })
             }
-            Rule::tool_timeout => ToolItem::Timeout(self.quantity(children.next_of(Rule::quantity)?)?),
+            Rule::tool_timeout => {
+                ToolItem::Timeout(self.quantity(children.next_of(Rule::quantity)?)?)
+            }
             _ => return None,
         })
     }
@@ -301,7 +381,14 @@ impl<'s> Lower<'s> {
         let span = self.span_of(&pair);
         let mut children = Children::of(pair);
         let name = self.string(children.next_of(Rule::string)?)?;
-        let mut example = Example { name, config: None, call: None, http: Vec::new(), expect: None, span };
+        let mut example = Example {
+            name,
+            config: None,
+            call: None,
+            http: Vec::new(),
+            expect: None,
+            span,
+        };
         for clause in children {
             let clause_span = self.span_of(&clause);
             match clause.as_rule() {
@@ -338,7 +425,9 @@ impl<'s> Lower<'s> {
                 clause_span,
             )
             .with_label(format!("second `{clause}`"))
-            .with_help(format!("an example has at most one `{clause}`; split it into two examples")),
+            .with_help(format!(
+                "an example has at most one `{clause}`; split it into two examples"
+            )),
         );
     }
 
@@ -364,13 +453,24 @@ impl<'s> Lower<'s> {
             Some(body) => Some(self.body(body)?),
             None => None,
         };
-        Some(HttpFixture { method, url, request_body, status, response, span })
+        Some(HttpFixture {
+            method,
+            url,
+            request_body,
+            status,
+            response,
+            span,
+        })
     }
 
     fn body(&mut self, pair: P<'_>) -> Option<Body> {
         let span = self.span_of(&pair);
         let mut children = Children::of(pair);
-        let kind = if children.next_of(Rule::body_kind)?.as_str() == "json" { BodyKind::Json } else { BodyKind::Text };
+        let kind = if children.next_of(Rule::body_kind)?.as_str() == "json" {
+            BodyKind::Json
+        } else {
+            BodyKind::Text
+        };
         let value = self.value(children.next_of(Rule::value)?)?;
         Some(Body { kind, value, span })
     }
@@ -378,14 +478,20 @@ impl<'s> Lower<'s> {
     fn expect(&mut self, pair: P<'_>) -> Option<Expect> {
         let inner = Children::of(pair).next()?;
         Some(match inner.as_rule() {
-            Rule::expect_error => Expect::Error(self.string(Children::of(inner).next_of(Rule::string)?)?),
+            Rule::expect_error => {
+                Expect::Error(self.string(Children::of(inner).next_of(Rule::string)?)?)
+            }
             _ => Expect::Output(self.value(inner)?),
         })
     }
 
     /// A `value` pair, or one of its alternatives directly (`object` where only objects are allowed).
     fn value(&mut self, pair: P<'_>) -> Option<Value> {
-        let pair = if pair.as_rule() == Rule::value { Children::of(pair).next()? } else { pair };
+        let pair = if pair.as_rule() == Rule::value {
+            Children::of(pair).next()?
+        } else {
+            pair
+        };
         let span = self.span_of(&pair);
         let kind = match pair.as_rule() {
             Rule::null => ValueKind::Null,
@@ -393,11 +499,19 @@ impl<'s> Lower<'s> {
             Rule::number => ValueKind::Number(pair.as_str().to_owned()),
             Rule::string => ValueKind::String(self.string(pair)?.node),
             Rule::word => ValueKind::Word(pair.as_str().to_owned()),
-            Rule::list => ValueKind::List(Children::of(pair).map(|item| self.value(item)).collect::<Option<_>>()?),
-            Rule::object => {
-                ValueKind::Object(Children::of(pair).map(|entry| self.object_entry(entry)).collect::<Option<_>>()?)
+            Rule::list => ValueKind::List(
+                Children::of(pair)
+                    .map(|item| self.value(item))
+                    .collect::<Option<_>>()?,
+            ),
+            Rule::object => ValueKind::Object(
+                Children::of(pair)
+                    .map(|entry| self.object_entry(entry))
+                    .collect::<Option<_>>()?,
+            ),
+            Rule::file_ref => {
+                ValueKind::File(self.string(Children::of(pair).next_of(Rule::string)?)?)
             }
-            Rule::file_ref => ValueKind::File(self.string(Children::of(pair).next_of(Rule::string)?)?),
             _ => return None,
         };
         Some(Value { kind, span })
@@ -421,7 +535,11 @@ impl<'s> Lower<'s> {
         let content = literal.into_inner().next()?;
         let value = match content.as_rule() {
             Rule::triple_content => strings::dedent(content.as_str()),
-            _ => strings::decode_escapes(content.as_str(), content.as_span().start(), &mut self.diagnostics),
+            _ => strings::decode_escapes(
+                content.as_str(),
+                content.as_span().start(),
+                &mut self.diagnostics,
+            ),
         };
         Some(Spanned::new(value, span))
     }
@@ -429,15 +547,27 @@ impl<'s> Lower<'s> {
     /// The `///` lines directly above `field_start`, each on its own line with no blank line
     /// between them and the field.
     fn doc_comment(&self, field_start: usize) -> Option<String> {
-        let before = self.comments.partition_point(|comment| comment.span.start < field_start);
+        let before = self
+            .comments
+            .partition_point(|comment| comment.span.start < field_start);
         let mut next_start = field_start;
         let mut lines = Vec::new();
         for comment in self.comments[..before].iter().rev() {
-            let Some(doc) = comment.text.strip_prefix('/').filter(|doc| !doc.starts_with('/')) else {
+            let Some(doc) = comment
+                .text
+                .strip_prefix('/')
+                .filter(|doc| !doc.starts_with('/'))
+            else {
                 break;
             };
             let gap = self.source.get(comment.span.end..next_start)?;
-            let own_line = self.source.get(..comment.span.start)?.rsplit('\n').next()?.trim().is_empty();
+            let own_line = self
+                .source
+                .get(..comment.span.start)?
+                .rsplit('\n')
+                .next()?
+                .trim()
+                .is_empty();
             if !own_line || !gap.trim().is_empty() || gap.matches('\n').count() != 1 {
                 break;
             }
@@ -453,7 +583,9 @@ impl<'s> Lower<'s> {
 
     fn limits(&self, pair: P<'_>) -> Option<Limits> {
         let span = self.span_of(&pair);
-        let entries = Children::of(pair).map(|entry| self.limit_entry(entry)).collect::<Option<_>>()?;
+        let entries = Children::of(pair)
+            .map(|entry| self.limit_entry(entry))
+            .collect::<Option<_>>()?;
         Some(Limits { entries, span })
     }
 
@@ -469,7 +601,9 @@ impl<'s> Lower<'s> {
         let span = self.span_of(&pair);
         let mut children = Children::of(pair);
         let number = children.next_of(Rule::quantity_number)?.as_str().to_owned();
-        let unit = children.next_of(Rule::quantity_unit).map_or_else(String::new, |unit| unit.as_str().to_owned());
+        let unit = children
+            .next_of(Rule::quantity_unit)
+            .map_or_else(String::new, |unit| unit.as_str().to_owned());
         Some(Spanned::new(Quantity { number, unit }, span))
     }
 
@@ -490,8 +624,13 @@ impl<'s> Lower<'s> {
         loop {
             let text = self.source.get(start..end).unwrap_or_default();
             end = start + text.trim_end_matches([' ', '\t', '\r', '\n']).len();
-            let before = self.comments.partition_point(|comment| comment.span.start < end);
-            match before.checked_sub(1).and_then(|last| self.comments.get(last)) {
+            let before = self
+                .comments
+                .partition_point(|comment| comment.span.start < end);
+            match before
+                .checked_sub(1)
+                .and_then(|last| self.comments.get(last))
+            {
                 Some(comment) if comment.span.end >= end => end = comment.span.start,
                 _ => return Span::new(start, end),
             }

@@ -2,12 +2,15 @@
 use std::path::Path;
 
 fn read(name: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/syntax").join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/it/syntax")
+        .join(name);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 fn format(source: &str) -> String {
-    spec_lang::format(source).unwrap_or_else(|diagnostics| panic!("does not format: {diagnostics:#?}"))
+    spec_lang::format(source)
+        .unwrap_or_else(|diagnostics| panic!("does not format: {diagnostics:#?}"))
 }
 
 #[test]

@@ -27,7 +27,12 @@ fn strip_spans(value: &mut serde_json::Value) {
 
 fn comment_texts(source: &str) -> Vec<String> {
     let (file, _) = spec_lang::parse(source);
-    let mut texts: Vec<String> = file.expect("parses").comments.into_iter().map(|c| c.text.trim_end().to_owned()).collect();
+    let mut texts: Vec<String> = file
+        .expect("parses")
+        .comments
+        .into_iter()
+        .map(|c| c.text.trim_end().to_owned())
+        .collect();
     texts.sort();
     texts
 }
@@ -38,12 +43,25 @@ fn assert_format_properties(source: &str) -> Result<(), TestCaseError> {
         Ok(once) => once,
         Err(diagnostics) => return Err(TestCaseError::fail(format!("{diagnostics:#?}\n{source}"))),
     };
-    let twice = spec_lang::format(&once).map_err(|d| TestCaseError::fail(format!("output does not parse: {d:#?}\n{once}")))?;
+    let twice = spec_lang::format(&once)
+        .map_err(|d| TestCaseError::fail(format!("output does not parse: {d:#?}\n{once}")))?;
     prop_assert_eq!(&twice, &once, "idempotent");
     prop_assert_eq!(meaning(&once), meaning(source), "same tree");
-    prop_assert_eq!(comment_texts(&once), comment_texts(source), "every comment kept");
-    let untidy: Vec<&str> = once.lines().filter(|line| line.ends_with([' ', '\t'])).collect();
-    prop_assert!(once.ends_with('\n') && untidy.is_empty(), "untidy lines {:?} in:\n{}", untidy, once);
+    prop_assert_eq!(
+        comment_texts(&once),
+        comment_texts(source),
+        "every comment kept"
+    );
+    let untidy: Vec<&str> = once
+        .lines()
+        .filter(|line| line.ends_with([' ', '\t']))
+        .collect();
+    prop_assert!(
+        once.ends_with('\n') && untidy.is_empty(),
+        "untidy lines {:?} in:\n{}",
+        untidy,
+        once
+    );
     Ok(())
 }
 
@@ -63,7 +81,12 @@ fn quoted() -> impl Strategy<Value = String> {
 }
 
 fn comment() -> impl Strategy<Value = String> {
-    prop_oneof!["[ -~]{0,20}", Just("/ a doc line".to_owned()), Just(String::new())].prop_map(|text| format!("//{text}"))
+    prop_oneof![
+        "[ -~]{0,20}",
+        Just("/ a doc line".to_owned()),
+        Just(String::new())
+    ]
+    .prop_map(|text| format!("//{text}"))
 }
 
 /// Space between tokens: a space, a newline with some indentation, or an own-line comment.
@@ -92,12 +115,20 @@ fn value() -> impl Strategy<Value = String> {
     leaf.prop_recursive(4, 24, 5, |inner| {
         let key = prop_oneof![name(), quoted()];
         prop_oneof![
-            (proptest::collection::vec((inner.clone(), gap(), prop::bool::ANY), 0..5)).prop_map(|items| {
-                let body: String = items.into_iter().map(|(v, gap, comma)| format!("{v}{}{gap}", if comma { "," } else { "" })).collect();
-                format!("[{body}]")
-            }),
+            (proptest::collection::vec((inner.clone(), gap(), prop::bool::ANY), 0..5)).prop_map(
+                |items| {
+                    let body: String = items
+                        .into_iter()
+                        .map(|(v, gap, comma)| format!("{v}{}{gap}", if comma { "," } else { "" }))
+                        .collect();
+                    format!("[{body}]")
+                }
+            ),
             (proptest::collection::vec((key, inner, gap()), 0..5)).prop_map(|entries| {
-                let body: String = entries.into_iter().map(|(k, v, gap)| format!("{k}: {v},{gap}")).collect();
+                let body: String = entries
+                    .into_iter()
+                    .map(|(k, v, gap)| format!("{k}: {v},{gap}"))
+                    .collect();
                 format!("{{ {body}}}")
             }),
         ]
@@ -120,23 +151,37 @@ fn constraint() -> impl Strategy<Value = String> {
 fn type_expr() -> impl Strategy<Value = String> {
     let leaf = prop_oneof![
         prop_oneof!["string", "int", "float", "bool", "any", "[A-Z][a-z]{0,5}"],
-        proptest::collection::vec(prop_oneof![quoted(), number(), Just("true".to_owned())], 1..4)
-            .prop_map(|literals| literals.join(" | ")),
+        proptest::collection::vec(
+            prop_oneof![quoted(), number(), Just("true".to_owned())],
+            1..4
+        )
+        .prop_map(|literals| literals.join(" | ")),
     ];
     let typed = leaf.prop_recursive(3, 12, 3, |inner| {
         prop_oneof![
             inner.clone().prop_map(|t| format!("[{t}]")),
             proptest::collection::vec((name(), inner), 0..3).prop_map(|fields| {
-                let body: String = fields.into_iter().map(|(n, t)| format!("{n}: {t}\n")).collect();
+                let body: String = fields
+                    .into_iter()
+                    .map(|(n, t)| format!("{n}: {t}\n"))
+                    .collect();
                 format!("{{ {body}}}")
             }),
         ]
     });
-    (typed, proptest::collection::vec(constraint(), 0..2)).prop_map(|(t, cs)| format!("{t}{}", cs.concat()))
+    (typed, proptest::collection::vec(constraint(), 0..2))
+        .prop_map(|(t, cs)| format!("{t}{}", cs.concat()))
 }
 
 fn field() -> impl Strategy<Value = String> {
-    (prop::option::of(comment()), name(), prop::bool::ANY, type_expr(), prop::option::of(value()), gap())
+    (
+        prop::option::of(comment()),
+        name(),
+        prop::bool::ANY,
+        type_expr(),
+        prop::option::of(value()),
+        gap(),
+    )
         .prop_map(|(doc, n, optional, t, default, gap)| {
             let doc = doc.map_or_else(String::new, |doc| format!("\n/{doc}\n"));
             let mark = if optional { "?" } else { "" };
@@ -146,16 +191,24 @@ fn field() -> impl Strategy<Value = String> {
 }
 
 fn record() -> impl Strategy<Value = String> {
-    (proptest::collection::vec(field(), 0..4), gap()).prop_map(|(fields, gap)| format!("{{{gap}{}}}", fields.concat()))
+    (proptest::collection::vec(field(), 0..4), gap())
+        .prop_map(|(fields, gap)| format!("{{{gap}{}}}", fields.concat()))
 }
 
 fn quantity() -> impl Strategy<Value = String> {
-    ("[0-9]{1,4}(\\.[0-9]{1,2})?", prop_oneof!["", "MiB", "KB", "s", "ms", "h"]).prop_map(|(n, u)| format!("{n}{u}"))
+    (
+        "[0-9]{1,4}(\\.[0-9]{1,2})?",
+        prop_oneof!["", "MiB", "KB", "s", "ms", "h"],
+    )
+        .prop_map(|(n, u)| format!("{n}{u}"))
 }
 
 fn prose() -> impl Strategy<Value = String> {
     proptest::collection::vec(" {0,3}[a-z{}/.?=\" ]{0,24}", 0..5).prop_map(|lines| {
-        let body: Vec<String> = lines.into_iter().filter(|line| !line.contains("\"\"\"")).collect();
+        let body: Vec<String> = lines
+            .into_iter()
+            .filter(|line| !line.contains("\"\"\""))
+            .collect();
         format!("\"\"\"\n{}\n    \"\"\"", body.join("\n"))
     })
 }
@@ -167,27 +220,71 @@ fn tool() -> impl Strategy<Value = String> {
         record().prop_map(|r| format!("input {r}")),
         record().prop_map(|r| format!("output {r}")),
         prop_oneof!["approval required", "approval none"].prop_map(|a| a.to_owned()),
-        ("[0-9]{1,3}", prop_oneof!["second", "minute", "day"]).prop_map(|(n, p)| format!("rate {n} per {p}")),
+        ("[0-9]{1,3}", prop_oneof!["second", "minute", "day"])
+            .prop_map(|(n, p)| format!("rate {n} per {p}")),
         quantity().prop_map(|q| format!("timeout {q}")),
     ];
-    (name(), proptest::collection::vec((item, gap()), 0..5))
-        .prop_map(|(n, items)| format!("tool {n} {{\n{}\n}}", items.into_iter().map(|(i, g)| format!("{i}{g}")).collect::<String>()))
+    (name(), proptest::collection::vec((item, gap()), 0..5)).prop_map(|(n, items)| {
+        format!(
+            "tool {n} {{\n{}\n}}",
+            items
+                .into_iter()
+                .map(|(i, g)| format!("{i}{g}"))
+                .collect::<String>()
+        )
+    })
 }
 
 fn example() -> impl Strategy<Value = String> {
-    let object = || value().prop_map(|v| if v.starts_with('{') { v } else { format!("{{ v: {v} }}") });
-    let body = || prop_oneof![value().prop_map(|v| format!(" json {v}")), quoted().prop_map(|t| format!(" text {t}")), Just(String::new())];
-    let http = (prop_oneof!["GET", "POST"], quoted(), prop::option::of(body()), "[1-5][0-9]{2}", body(), gap())
+    let object = || {
+        value().prop_map(|v| {
+            if v.starts_with('{') {
+                v
+            } else {
+                format!("{{ v: {v} }}")
+            }
+        })
+    };
+    let body = || {
+        prop_oneof![
+            value().prop_map(|v| format!(" json {v}")),
+            quoted().prop_map(|t| format!(" text {t}")),
+            Just(String::new())
+        ]
+    };
+    let http = (
+        prop_oneof!["GET", "POST"],
+        quoted(),
+        prop::option::of(body()),
+        "[1-5][0-9]{2}",
+        body(),
+        gap(),
+    )
         .prop_map(|(m, url, req, status, resp, gap)| {
-            let req = req.filter(|r| !r.is_empty()).map_or_else(String::new, |r| format!(" body{r}"));
+            let req = req
+                .filter(|r| !r.is_empty())
+                .map_or_else(String::new, |r| format!(" body{r}"));
             format!("http {m} {url}{req}{gap}-> {status}{resp}\n")
         });
-    let expect = prop_oneof![value().prop_map(|v| format!("expect {v}")), quoted().prop_map(|m| format!("expect error {m}"))];
-    (quoted(), prop::option::of(object()), prop::option::of((name(), object())), proptest::collection::vec(http, 0..3), prop::option::of(expect))
+    let expect = prop_oneof![
+        value().prop_map(|v| format!("expect {v}")),
+        quoted().prop_map(|m| format!("expect error {m}"))
+    ];
+    (
+        quoted(),
+        prop::option::of(object()),
+        prop::option::of((name(), object())),
+        proptest::collection::vec(http, 0..3),
+        prop::option::of(expect),
+    )
         .prop_map(|(n, config, call, http, expect)| {
             let config = config.map_or_else(String::new, |c| format!("config {c}\n"));
             let call = call.map_or_else(String::new, |(t, a)| format!("call {t} {a}\n"));
-            format!("example {n} {{\n{config}{call}{}{}\n}}", http.concat(), expect.unwrap_or_default())
+            format!(
+                "example {n} {{\n{config}{call}{}{}\n}}",
+                http.concat(),
+                expect.unwrap_or_default()
+            )
         })
 }
 
@@ -196,7 +293,18 @@ fn item() -> impl Strategy<Value = String> {
         quoted().prop_map(|v| format!("version {v}")),
         prop_oneof![quoted(), prose()].prop_map(|s| format!("summary {s}")),
         name().prop_map(|t| format!("target {t}")),
-        (name(), proptest::collection::vec((prop_oneof!["header", "query"], quoted(), prop::option::of(quoted()), proptest::collection::vec(quoted(), 1..3)), 0..3))
+        (
+            name(),
+            proptest::collection::vec(
+                (
+                    prop_oneof!["header", "query"],
+                    quoted(),
+                    prop::option::of(quoted()),
+                    proptest::collection::vec(quoted(), 1..3)
+                ),
+                0..3
+            )
+        )
             .prop_map(|(n, injections)| {
                 let body: String = injections
                     .into_iter()
@@ -207,11 +315,33 @@ fn item() -> impl Strategy<Value = String> {
                     .collect();
                 format!("secret {n} {{\n{body}}}")
             }),
-        proptest::collection::vec(quoted(), 0..4).prop_map(|hosts| format!("network {{ {} }}", hosts.iter().map(|h| format!("allow {h} ")).collect::<String>())),
-        proptest::collection::vec((quoted(), quoted(), prop_oneof!["ro", "rw"]), 0..3)
-            .prop_map(|mounts| format!("filesystem {{\n{}}}", mounts.iter().map(|(s, t, m)| format!("mount {s} at {t} {m}\n")).collect::<String>())),
-        proptest::collection::vec((prop_oneof!["memory", "pids", "cpu", "timeout"], quantity()), 0..4)
-            .prop_map(|entries| format!("limits {{ {} }}", entries.iter().map(|(k, q)| format!("{k} {q}  ")).collect::<String>())),
+        proptest::collection::vec(quoted(), 0..4).prop_map(|hosts| format!(
+            "network {{ {} }}",
+            hosts
+                .iter()
+                .map(|h| format!("allow {h} "))
+                .collect::<String>()
+        )),
+        proptest::collection::vec((quoted(), quoted(), prop_oneof!["ro", "rw"]), 0..3).prop_map(
+            |mounts| format!(
+                "filesystem {{\n{}}}",
+                mounts
+                    .iter()
+                    .map(|(s, t, m)| format!("mount {s} at {t} {m}\n"))
+                    .collect::<String>()
+            )
+        ),
+        proptest::collection::vec(
+            (prop_oneof!["memory", "pids", "cpu", "timeout"], quantity()),
+            0..4
+        )
+        .prop_map(|entries| format!(
+            "limits {{ {} }}",
+            entries
+                .iter()
+                .map(|(k, q)| format!("{k} {q}  "))
+                .collect::<String>()
+        )),
         record().prop_map(|r| format!("config {r}")),
         ("[A-Z][a-z]{0,5}", record()).prop_map(|(n, r)| format!("type {n} {r}")),
         ("[A-Z][a-z]{0,5}", type_expr()).prop_map(|(n, t)| format!("type {n} = {t}")),
@@ -222,12 +352,21 @@ fn item() -> impl Strategy<Value = String> {
 }
 
 fn spec() -> impl Strategy<Value = String> {
-    (prop::option::of(comment()), name(), proptest::collection::vec((item(), gap(), prop::option::of(comment())), 0..8))
+    (
+        prop::option::of(comment()),
+        name(),
+        proptest::collection::vec((item(), gap(), prop::option::of(comment())), 0..8),
+    )
         .prop_map(|(header, n, items)| {
             let header = header.map_or_else(String::new, |c| format!("{c}\n"));
             let body: String = items
                 .into_iter()
-                .map(|(item, gap, trailing)| format!("{gap}{item}{}\n", trailing.map_or_else(String::new, |c| format!("  {c}"))))
+                .map(|(item, gap, trailing)| {
+                    format!(
+                        "{gap}{item}{}\n",
+                        trailing.map_or_else(String::new, |c| format!("  {c}"))
+                    )
+                })
                 .collect();
             format!("{header}integration {n} {{{body}}}\n")
         })
@@ -249,11 +388,17 @@ fn real_specs() -> Vec<(String, String)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut specs = Vec::new();
     for dir in [root.join("tests/it/syntax"), root.join("../specs")] {
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
         for entry in entries.flatten() {
             let path = entry.path();
             if path.extension().is_some_and(|ext| ext == "claw") {
-                let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_owned();
+                let stem = path
+                    .file_stem()
+                    .and_then(|s| s.to_str())
+                    .unwrap_or_default()
+                    .to_owned();
                 specs.push((stem, std::fs::read_to_string(&path).expect("readable spec")));
             }
         }
@@ -274,8 +419,37 @@ fn real_specs_format_idempotently() {
 
 /// Small edits that tend to break or bend a spec: tokens, brackets, quotes, comment starts.
 const SNIPPETS: &[&str] = &[
-    "{", "}", "[", "]", "(", ")", "\"", "\"\"\"", "//", "///", "\\", "\n", ",", ":", "?", "=", "|", "->", " ", "\0",
-    "\u{feff}", "é", "unique", "min(1)", "type", "tool", "example", "expect error", "file(\"x\")", "128MiB", "-1e5",
+    "{",
+    "}",
+    "[",
+    "]",
+    "(",
+    ")",
+    "\"",
+    "\"\"\"",
+    "//",
+    "///",
+    "\\",
+    "\n",
+    ",",
+    ":",
+    "?",
+    "=",
+    "|",
+    "->",
+    " ",
+    "\0",
+    "\u{feff}",
+    "é",
+    "unique",
+    "min(1)",
+    "type",
+    "tool",
+    "example",
+    "expect error",
+    "file(\"x\")",
+    "128MiB",
+    "-1e5",
 ];
 
 fn mutate(source: &str, edits: &[(usize, usize, usize)]) -> String {
@@ -293,10 +467,16 @@ fn mutate(source: &str, edits: &[(usize, usize, usize)]) -> String {
 fn survives(stem: &str, source: &str) {
     let (_, diagnostics) = spec_lang::parse(source);
     for diagnostic in &diagnostics {
-        assert!(diagnostic.span.start <= diagnostic.span.end && diagnostic.span.end <= source.len(), "{diagnostic:?}");
+        assert!(
+            diagnostic.span.start <= diagnostic.span.end && diagnostic.span.end <= source.len(),
+            "{diagnostic:?}"
+        );
     }
     let checked = spec_lang::check(stem, source, &spec_lang::NoFiles);
-    assert!(checked.diagnostics.iter().all(|d| d.span.end <= source.len()));
+    assert!(checked
+        .diagnostics
+        .iter()
+        .all(|d| d.span.end <= source.len()));
     let _formatted = spec_lang::format(source);
 }
 
