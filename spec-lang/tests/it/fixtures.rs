@@ -17,13 +17,18 @@ impl World for DirWorld {
 }
 
 fn fixtures_dir(kind: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(kind)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(kind)
 }
 
 /// Checks one fixture file as the CLI would.
 fn check_file(path: &Path) -> (String, spec_lang::Checked) {
     let source = std::fs::read_to_string(path).expect("fixture is UTF-8");
-    let stem = path.file_stem().and_then(|s| s.to_str()).expect("fixture has a stem");
+    let stem = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .expect("fixture has a stem");
     let dir = path.parent().expect("fixture has a folder").to_path_buf();
     let checked = spec_lang::check(stem, &source, &DirWorld(dir));
     (source, checked)
@@ -38,7 +43,9 @@ pub fn render(file: &str, source: &str, diagnostics: &[Diagnostic]) -> String {
             Severity::Error => "error",
             Severity::Warning => "warning",
         };
-        let snippet = source.get(diagnostic.span.start..diagnostic.span.end).unwrap_or("");
+        let snippet = source
+            .get(diagnostic.span.start..diagnostic.span.end)
+            .unwrap_or("");
         let snippet = snippet.lines().next().unwrap_or("");
         out.push_str(&format!(
             "{file}:{line}:{col}: {severity}[{}]: {}\n",
@@ -50,7 +57,10 @@ pub fn render(file: &str, source: &str, diagnostics: &[Diagnostic]) -> String {
         }
         for secondary in &diagnostic.labels {
             let (line, col) = line_col(source, secondary.span.start);
-            out.push_str(&format!("  = note: {file}:{line}:{col}: {}\n", secondary.message));
+            out.push_str(&format!(
+                "  = note: {file}:{line}:{col}: {}\n",
+                secondary.message
+            ));
         }
         if let Some(help) = &diagnostic.help {
             out.push_str(&format!("  = help: {help}\n"));
@@ -63,7 +73,10 @@ pub fn render(file: &str, source: &str, diagnostics: &[Diagnostic]) -> String {
 fn ok_fixtures_check_cleanly_and_snapshot_their_ir() {
     insta::glob!("../fixtures/ok", "*.claw", |path| {
         let (source, checked) = check_file(path);
-        let name = path.file_name().and_then(|s| s.to_str()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default();
         let rendered = render(name, &source, &checked.diagnostics);
         assert!(!checked.has_errors(), "{name} has errors:\n{rendered}");
         let ir = checked.ir.expect("no errors, so an IR");
@@ -80,8 +93,14 @@ fn ok_fixtures_check_cleanly_and_snapshot_their_ir() {
 fn err_fixtures_snapshot_their_diagnostics() {
     insta::glob!("../fixtures/err", "*.claw", |path| {
         let (source, checked) = check_file(path);
-        let name = path.file_name().and_then(|s| s.to_str()).unwrap_or_default();
-        assert!(!checked.diagnostics.is_empty(), "{name} produced no diagnostics");
+        let name = path
+            .file_name()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default();
+        assert!(
+            !checked.diagnostics.is_empty(),
+            "{name} produced no diagnostics"
+        );
         assert!(
             checked.ir.is_none() || !checked.has_errors(),
             "{name}: an IR despite errors"
@@ -104,10 +123,7 @@ fn every_checker_code_has_an_err_fixture() {
         .map(|info| info.code)
         .filter(|code| is_checker_code(code) && !produced.contains(code))
         .collect();
-    assert!(
-        missing.is_empty(),
-        "no err fixture produces: {missing:?}"
-    );
+    assert!(missing.is_empty(), "no err fixture produces: {missing:?}");
 }
 
 /// Checker codes are `E0010` and up, and every warning.
@@ -120,12 +136,24 @@ fn every_checker_code_is_explained_with_an_example_and_a_fix() {
     let checker_codes: Vec<_> = spec_lang::codes::all()
         .filter(|info| is_checker_code(info.code))
         .collect();
-    assert!(checker_codes.len() >= 30, "only {} checker codes", checker_codes.len());
+    assert!(
+        checker_codes.len() >= 30,
+        "only {} checker codes",
+        checker_codes.len()
+    );
     let mut seen = BTreeSet::new();
     for info in checker_codes {
         assert!(seen.insert(info.code), "{} registered twice", info.code);
         assert!(!info.title.is_empty(), "{} has no title", info.code);
-        assert!(info.explanation.contains("```claw"), "{} has no example", info.code);
-        assert!(info.explanation.contains("**Fix:**"), "{} has no fix", info.code);
+        assert!(
+            info.explanation.contains("```claw"),
+            "{} has no example",
+            info.code
+        );
+        assert!(
+            info.explanation.contains("**Fix:**"),
+            "{} has no fix",
+            info.code
+        );
     }
 }
