@@ -53,6 +53,20 @@ impl RequestKey {
     }
 }
 
+impl RequestKey {
+    fn without_params(&self, names: &[&str]) -> RequestKey {
+        RequestKey {
+            query: self
+                .query
+                .iter()
+                .filter(|(name, _)| !names.contains(&name.as_str()))
+                .cloned()
+                .collect(),
+            ..self.clone()
+        }
+    }
+}
+
 fn decode(text: &str) -> String {
     percent_decode_str(&text.replace('+', " "))
         .decode_utf8_lossy()
@@ -98,7 +112,7 @@ impl Replayer {
         self.fixtures
             .iter()
             .find(|(fixture_key, fixture)| {
-                *fixture_key == key
+                fixture_key.without_params(ignored_params) == key
                     && fixture
                         .request_body
                         .as_deref()

@@ -656,6 +656,8 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
         "trailer",
         "transfer-encoding",
         "upgrade",
+        // The proxy has already read the whole body, so there is nothing left to wait for.
+        "expect",
     ] {
         headers.remove(name);
     }

@@ -6,10 +6,13 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener as StdTcpListener};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use claw_runtime::bridge::spawn_bridge_on;
-use claw_runtime::egress::{EgressEvent, EgressOutcome, EgressProxy, ProxyOptions, StaticResolver};
+use claw_runtime::egress::{
+    EgressEvent, EgressOutcome, EgressProxy, ProxyLimits, ProxyOptions, StaticResolver,
+};
 use claw_runtime::policy::{
     EgressMode, Fixture, HostPattern, Injection, NetworkPolicy, SecretRule, SecretValue,
 };
@@ -578,12 +581,19 @@ async fn replay_serves_fixtures_and_reports_unmatched_requests() {
             ),
             fixture("GET", "http://plain.replay.test/", None, "\"plain\""),
         ]),
+        // The proxy injects this key itself; fixtures do not record it.
+        secrets: vec![SecretRule {
+            injection: Injection::Query {
+                name: "api_key".to_owned(),
+            },
+            ..header_secret(&["api.replay.test"])
+        }],
         ..NetworkPolicy::default()
     };
     let proxy = start(policy, vec![]).await;
     let hit = get(
         &proxy,
-        "https://api.replay.test/items?per_page=2&state=open",
+        &format!("https://api.replay.test/items?per_page=2&api_key={PLACEHOLDER}&state=open"),
         "",
     )
     .await;
@@ -677,4 +687,40 @@ async fn the_bridge_carries_tcp_to_the_proxy_socket() {
     assert!(response.ends_with("hello from upstream"));
     assert_eq!(seen.lock().unwrap()[0].uri, "/via-bridge");
     assert_eq!(proxy.events().len(), 1);
+}
+
+#[tokio::test]
+async fn connections_are_bounded_and_idle_ones_closed() {
+    let (upstream, _seen) = http_upstream().await;
+    let port = upstream.port();
+    let options = ProxyOptions {
+        resolver: Arc::new(resolver()),
+        limits: ProxyLimits {
+            max_connections: 1,
+            idle_timeout: Duration::from_millis(300),
+            ..ProxyLimits::default()
+        },
+        ..ProxyOptions::default()
+    };
+    let policy = live(vec![allow("service.test", port)]);
+    let proxy = EgressProxy::start_with(&policy, &socket_path(), options)
+        .await
+        .unwrap();
+    // A silent connection takes the only slot; the next request waits until the proxy drops it.
+    let mut silent = UnixStream::connect(proxy.socket_path()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let start = Instant::now();
+    let response = get(&proxy, &format!("http://service.test:{port}/"), "").await;
+    assert_eq!(status(&response), 200, "{response}");
+    assert!(
+        start.elapsed() >= Duration::from_millis(200),
+        "{:?}",
+        start.elapsed()
+    );
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(2), silent.read_to_end(&mut rest)).await;
+    assert!(
+        closed.is_ok(),
+        "the silent connection was closed by the proxy"
+    );
 }
