@@ -102,13 +102,18 @@ async fn tls_upstream(name: &str) -> (SocketAddr, CertificateDer<'static>, SeenL
     let ca_key = rcgen::KeyPair::generate().unwrap();
     let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    // Distinct names, or OpenSSL-based clients take the leaf for a self-signed certificate.
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "clawc test CA");
     let ca_cert = ca_params.self_signed(&ca_key).unwrap();
     let issuer = rcgen::Issuer::new(ca_params, &ca_key);
     let leaf_key = rcgen::KeyPair::generate().unwrap();
-    let leaf = rcgen::CertificateParams::new(vec![name.to_owned()])
-        .unwrap()
-        .signed_by(&leaf_key, &issuer)
-        .unwrap();
+    let mut leaf_params = rcgen::CertificateParams::new(vec![name.to_owned()]).unwrap();
+    leaf_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, name);
+    let leaf = leaf_params.signed_by(&leaf_key, &issuer).unwrap();
     let config = rustls::ServerConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
@@ -723,4 +728,76 @@ async fn connections_are_bounded_and_idle_ones_closed() {
         closed.is_ok(),
         "the silent connection was closed by the proxy"
     );
+}
+
+/// How real in-sandbox clients use the path: Python's `urllib` honours `http_proxy` (absolute
+/// form) and `https_proxy` (a CONNECT tunnel, TLS end to end), and the scaffold's helper sends
+/// `GET https://…` as plain HTTP to the bridge so the proxy can upgrade it and inject the secret.
+const PYTHON_CLIENTS: &str = r#"
+import http.client, ssl, sys, urllib.request
+ca, plain_url, tls_url, upgrade_url, bridge_port, placeholder = sys.argv[1:]
+context = ssl.create_default_context(cadata=bytes.fromhex(ca))
+print("plain:", urllib.request.urlopen(plain_url, timeout=10).read().decode())
+print("connect:", urllib.request.urlopen(tls_url, timeout=10, context=context).read().decode())
+helper = http.client.HTTPConnection("127.0.0.1", int(bridge_port), timeout=10)
+helper.request("GET", upgrade_url, headers={"Authorization": "Bearer " + placeholder})
+print("upgrade:", helper.getresponse().read().decode())
+"#;
+
+#[tokio::test]
+async fn python_clients_reach_upstreams_through_the_bridge() {
+    let python = "/usr/bin/python3";
+    let missing = (!std::path::Path::new(python).exists()).then(|| format!("{python} not found"));
+    if !crate::support::require("python3", missing) {
+        return;
+    }
+    let (plain, _plain_seen) = http_upstream().await;
+    let (secure, ca, secure_seen) = tls_upstream("secure.test").await;
+    let mut policy = live(vec![
+        allow("service.test", plain.port()),
+        allow("secure.test", secure.port()),
+    ]);
+    policy.secrets = vec![header_secret(&["secure.test"])];
+    let proxy = start(policy, vec![ca.clone()]).await;
+    let listener = StdTcpListener::bind((LOCALHOST, 0)).unwrap();
+    let bridge = listener.local_addr().unwrap();
+    spawn_bridge_on(listener, proxy.socket_path().to_owned()).unwrap();
+
+    let proxy_url = format!("http://{bridge}");
+    let ca_hex: String = ca.iter().map(|byte| format!("{byte:02x}")).collect();
+    let output = tokio::process::Command::new(python)
+        .arg("-c")
+        .arg(PYTHON_CLIENTS)
+        .args([
+            ca_hex,
+            format!("http://service.test:{}/py-plain", plain.port()),
+            format!("https://secure.test:{}/py-connect", secure.port()),
+            format!("https://secure.test:{}/py-upgrade", secure.port()),
+            bridge.port().to_string(),
+            PLACEHOLDER.to_owned(),
+        ])
+        .env_clear()
+        .env("http_proxy", &proxy_url)
+        .env("https_proxy", &proxy_url)
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        stdout,
+        "plain: hello from upstream\nconnect: hello from upstream\nupgrade: hello from upstream\n"
+    );
+    let seen = secure_seen.lock().unwrap().clone();
+    let upgraded = seen.iter().find(|s| s.uri == "/py-upgrade").unwrap();
+    assert_eq!(
+        upgraded.header("authorization"),
+        Some(format!("Bearer {SECRET}").as_str())
+    );
+    let methods: Vec<String> = proxy.events().into_iter().map(|e| e.method).collect();
+    assert_eq!(methods, ["GET", "CONNECT", "GET"]);
 }
