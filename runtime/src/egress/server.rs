@@ -45,11 +45,13 @@ pub struct ProxyLimits {
     /// Bytes of request line and headers (hyper's read buffer; at least 8 KiB).
     pub max_header_bytes: usize,
     pub max_headers: usize,
-    /// Request bodies are read whole (to look for placeholders and match fixtures).
+    /// Request bodies are read whole (to look for placeholders and match fixtures), so this
+    /// times `max_connections` bounds the memory a sandbox can make the proxy hold.
     pub max_request_body: usize,
     /// Time to send a complete request head.
     pub header_timeout: Duration,
-    /// A connection or tunnel with no traffic in either direction for this long is closed.
+    /// A connection or tunnel with no traffic in either direction for this long is closed
+    /// (this also bounds how long an upstream may take to start answering).
     pub idle_timeout: Duration,
     /// Resolving a name and connecting upstream, each.
     pub connect_timeout: Duration,
@@ -60,10 +62,10 @@ pub struct ProxyLimits {
 impl Default for ProxyLimits {
     fn default() -> Self {
         Self {
-            max_connections: 64,
+            max_connections: 32,
             max_header_bytes: 64 << 10,
             max_headers: 100,
-            max_request_body: 8 << 20,
+            max_request_body: 4 << 20,
             header_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(60),
             connect_timeout: Duration::from_secs(10),
@@ -103,6 +105,9 @@ pub struct EgressProxy {
 
 impl EgressProxy {
     /// Binds `socket_path` (which must not exist) and serves `policy` with the system resolver.
+    ///
+    /// The socket gets the process umask: anyone who can connect to it can use the policy's
+    /// credentials, so put it in a directory only the sandbox can reach.
     pub async fn start(policy: &NetworkPolicy, socket_path: &Path) -> io::Result<EgressProxy> {
         Self::start_with(policy, socket_path, ProxyOptions::default()).await
     }

@@ -280,7 +280,9 @@ async fn allowlisted_host_is_forwarded_to_the_vetted_address() {
         ("POST", &b"hello"[..])
     );
     assert_eq!(seen[1].header("content-length"), Some("5"));
+    let socket = proxy.socket_path().to_owned();
     let events = proxy.shutdown().await;
+    assert!(!socket.exists(), "shutdown removes the socket");
     assert_eq!(events.len(), 2);
     assert_eq!(
         events[0],
