@@ -805,3 +805,47 @@ async fn python_clients_reach_upstreams_through_the_bridge() {
     let methods: Vec<String> = proxy.events().into_iter().map(|e| e.method).collect();
     assert_eq!(methods, ["GET", "CONNECT", "GET"]);
 }
+
+/// Answers 127.0.0.1 the first time and the metadata address afterwards, as a rebinding DNS
+/// server would; counts the lookups.
+#[derive(Debug, Default)]
+struct RebindingResolver {
+    lookups: AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl claw_runtime::egress::Resolve for RebindingResolver {
+    async fn resolve(&self, _host: &str, port: u16) -> std::io::Result<Vec<SocketAddr>> {
+        let ip = match self.lookups.fetch_add(1, Ordering::SeqCst) {
+            0 => LOCALHOST,
+            _ => IpAddr::V4(Ipv4Addr::new(169, 254, 169, 254)),
+        };
+        Ok(vec![SocketAddr::new(ip, port)])
+    }
+}
+
+#[tokio::test]
+async fn each_request_resolves_once_and_connects_to_the_vetted_address() {
+    let (upstream, seen) = http_upstream().await;
+    let port = upstream.port();
+    let resolver = Arc::new(RebindingResolver::default());
+    let options = ProxyOptions {
+        resolver: Arc::clone(&resolver) as Arc<dyn claw_runtime::egress::Resolve>,
+        ..ProxyOptions::default()
+    };
+    let policy = live(vec![allow("rebind.test", port)]);
+    let proxy = EgressProxy::start_with(&policy, &socket_path(), options)
+        .await
+        .unwrap();
+    let first = get(&proxy, &format!("http://rebind.test:{port}/first"), "").await;
+    assert_eq!(status(&first), 200, "{first}");
+    assert_eq!(
+        resolver.lookups.load(Ordering::SeqCst),
+        1,
+        "one lookup, then the vetted address"
+    );
+    let second = get(&proxy, &format!("http://rebind.test:{port}/second"), "").await;
+    assert_eq!(status(&second), 403, "{second}");
+    assert!(second.contains("cloud metadata"), "{second}");
+    assert_eq!(seen.lock().unwrap().len(), 1);
+}
