@@ -564,21 +564,23 @@ async fn egress_goes_through_the_proxy_and_is_reported() {
         ..sandbox.config().clone()
     };
     let sandbox = DockerSandbox::connect(config).await.unwrap();
-    let mut policy = Policy::default();
-    policy.network = NetworkPolicy {
-        allow: vec![HostPattern {
-            host: "api.example.test".into(),
-            port: 80,
-        }],
-        mode: EgressMode::Replay(vec![Fixture {
-            method: "GET".into(),
-            url: "http://api.example.test/hello".into(),
-            request_body: None,
-            status: 200,
-            content_type: Some("text/plain".into()),
-            body: b"hello from the fixture".to_vec(),
-        }]),
-        ..NetworkPolicy::default()
+    let policy = Policy {
+        network: NetworkPolicy {
+            allow: vec![HostPattern {
+                host: "api.example.test".into(),
+                port: 80,
+            }],
+            mode: EgressMode::Replay(vec![Fixture {
+                method: "GET".into(),
+                url: "http://api.example.test/hello".into(),
+                request_body: None,
+                status: 200,
+                content_type: Some("text/plain".into()),
+                body: b"hello from the fixture".to_vec(),
+            }]),
+            ..NetworkPolicy::default()
+        },
+        ..Policy::default()
     };
     let code = "import socket, urllib.request\n\
                 print(urllib.request.urlopen('http://api.example.test/hello', timeout=10).read().decode())\n\
