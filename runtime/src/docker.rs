@@ -1,1 +1,171 @@
-//! Docker backend through bollard. Owner: docker work.
+//! Docker backend through bollard, against a real engine. Every container is created with no
+//! network, a read-only root, all capabilities dropped, `no-new-privileges`, user `65534`, the
+//! policy's memory/pids/CPU limits and a sized private `/tmp`; stdio is attached before the
+//! start so nothing is lost; the container is always removed afterwards.
+//!
+//! The image is built offline by `scripts/build-base-image.sh` (never pulled); the engine is
+//! started by `scripts/docker-engine.sh`.
+
+mod child;
+mod spec;
+mod streams;
+
+use std::path::PathBuf;
+
+use async_trait::async_trait;
+use bollard::Docker;
+
+use crate::policy::Policy;
+use crate::sandbox::{Sandbox, SandboxChild, SandboxCommand, SandboxError};
+
+pub use child::DockerChild;
+pub use spec::{SANDBOX_LABEL, SANDBOX_USER};
+
+/// The base image's tag. It lives in one file that the build script reads too.
+pub const BASE_IMAGE: &str = include_str!("docker/BASE_IMAGE").trim_ascii();
+/// Where the engine listens when neither the config nor `DOCKER_HOST` says otherwise.
+const DEFAULT_SOCKET: &str = "/var/run/docker.sock";
+/// Seconds bollard waits for any one engine response to begin.
+const ENGINE_TIMEOUT_SECS: u64 = 120;
+
+/// How to reach the engine and what to run containers from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DockerConfig {
+    /// The engine's Unix socket; `None` uses `DOCKER_HOST` (a `unix://` one) or the default.
+    pub socket: Option<PathBuf>,
+    pub image: String,
+    /// An OCI runtime the engine knows, e.g. `runsc` for gVisor; `None` is the engine's default.
+    pub runtime: Option<String>,
+    /// Extra labels on every container (callers use them to find their own).
+    pub labels: Vec<(String, String)>,
+}
+
+impl Default for DockerConfig {
+    fn default() -> Self {
+        Self {
+            socket: None,
+            image: BASE_IMAGE.to_string(),
+            runtime: None,
+            labels: Vec::new(),
+        }
+    }
+}
+
+impl DockerConfig {
+    /// The socket path this config talks to.
+    pub fn socket_path(&self) -> PathBuf {
+        match &self.socket {
+            Some(path) => path.clone(),
+            None => std::env::var("DOCKER_HOST")
+                .ok()
+                .and_then(|host| host.strip_prefix("unix://").map(PathBuf::from))
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_SOCKET)),
+        }
+    }
+}
+
+/// The Docker [`Sandbox`]. One engine connection, shared by every container it spawns.
+#[derive(Debug, Clone)]
+pub struct DockerSandbox {
+    engine: Engine,
+    config: DockerConfig,
+}
+
+/// A connected engine client and the address it came from (for messages and clean-up).
+#[derive(Debug, Clone)]
+struct Engine {
+    docker: Docker,
+    socket: PathBuf,
+}
+
+impl Engine {
+    /// Connect and agree on an API version the engine speaks (Debian's 20.10 engine is API 1.41).
+    async fn connect(socket: PathBuf) -> Result<Self, SandboxError> {
+        let unreachable = |e: &dyn std::fmt::Display| {
+            SandboxError::Setup(format!(
+                "Docker engine not reachable at {}: {e}: start dockerd (scripts/docker-engine.sh)",
+                socket.display()
+            ))
+        };
+        let docker = Docker::connect_with_unix(
+            &socket.to_string_lossy(),
+            ENGINE_TIMEOUT_SECS,
+            bollard::API_DEFAULT_VERSION,
+        )
+        .map_err(|e| unreachable(&e))?;
+        let docker = docker
+            .negotiate_version()
+            .await
+            .map_err(|e| unreachable(&e))?;
+        Ok(Self { docker, socket })
+    }
+}
+
+impl DockerSandbox {
+    /// Connect to the engine now, so a missing engine is reported before anything runs.
+    pub async fn connect(config: DockerConfig) -> Result<Self, SandboxError> {
+        let engine = Engine::connect(config.socket_path()).await?;
+        Ok(Self { engine, config })
+    }
+
+    /// The engine client, for callers that inspect what this backend created (tests, sweeps).
+    pub fn docker(&self) -> &Docker {
+        &self.engine.docker
+    }
+
+    pub fn config(&self) -> &DockerConfig {
+        &self.config
+    }
+}
+
+#[async_trait]
+impl Sandbox for DockerSandbox {
+    fn name(&self) -> &'static str {
+        "docker"
+    }
+
+    async fn spawn(
+        &self,
+        command: SandboxCommand,
+        policy: &Policy,
+    ) -> Result<Box<dyn SandboxChild>, SandboxError> {
+        if policy.network.is_enabled() {
+            return Err(SandboxError::Setup(
+                "the docker backend cannot grant network egress yet (the egress proxy is not \
+                 wired into it); use the native backend"
+                    .into(),
+            ));
+        }
+        let plan = spec::ContainerPlan {
+            image: &self.config.image,
+            runtime: self.config.runtime.as_deref(),
+            labels: &self.config.labels,
+            wrapper: Vec::new(),
+            extra_env: Vec::new(),
+            extra_mounts: Vec::new(),
+        };
+        let body = spec::container_body(&command, policy, &plan)?;
+        let child = DockerChild::start(&self.engine, body, &command, policy).await?;
+        Ok(Box::new(child))
+    }
+}
+
+/// Turn an engine refusal before the start into a setup error that says what to do.
+fn setup_error(engine: &Engine, image: &str, err: bollard::errors::Error) -> SandboxError {
+    use bollard::errors::Error as E;
+    match err {
+        E::DockerResponseServerError {
+            status_code: 404,
+            message,
+        } if message.contains("image") => SandboxError::Setup(format!(
+            "Docker image {image} not found ({message}): build it with scripts/build-base-image.sh"
+        )),
+        E::DockerResponseServerError { message, .. } => {
+            SandboxError::Setup(format!("the Docker engine refused the sandbox: {message}"))
+        }
+        other => SandboxError::Setup(format!(
+            "Docker engine at {} failed: {other}: is dockerd running? (scripts/docker-engine.sh)",
+            engine.socket.display()
+        )),
+    }
+}

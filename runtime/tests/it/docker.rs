@@ -1,1 +1,547 @@
-//! Owned by the docker work.
+//! The Docker backend against a real engine and the offline base image
+//! (`scripts/docker-engine.sh`, `scripts/build-base-image.sh`).
+
+use std::collections::HashMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use bollard::query_parameters::ListContainersOptions;
+use claw_runtime::docker::{DockerConfig, DockerSandbox, BASE_IMAGE};
+use claw_runtime::policy::{HostPattern, Mount, Policy};
+use claw_runtime::sandbox::{ExitReport, ExitStatus, LimitKind, SandboxCommand, Stdio};
+use claw_runtime::{Sandbox, SandboxError};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+
+use super::support::require;
+
+/// A label value unique to one test, so its removal check sees only its own containers.
+fn test_label() -> (String, String) {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    (
+        "io.clawc.test".into(),
+        format!("{}-{n}", std::process::id()),
+    )
+}
+
+/// The backend with a fresh test label, or `None` (after `require` decided) when the engine or
+/// the image is missing.
+async fn docker() -> Option<DockerSandbox> {
+    let config = DockerConfig {
+        labels: vec![test_label()],
+        ..DockerConfig::default()
+    };
+    let missing = match DockerSandbox::connect(config).await {
+        Err(e) => Some(e.to_string()),
+        Ok(sandbox) => match sandbox.docker().inspect_image(BASE_IMAGE).await {
+            Ok(_) => return Some(sandbox),
+            Err(e) => Some(format!(
+                "image {BASE_IMAGE}: {e}: run scripts/build-base-image.sh"
+            )),
+        },
+    };
+    require("docker", missing);
+    None
+}
+
+/// Containers carrying this sandbox's test label, stopped ones included.
+async fn leftovers(sandbox: &DockerSandbox) -> Vec<String> {
+    let (key, value) = &sandbox.config().labels[0];
+    let options = ListContainersOptions {
+        all: true,
+        filters: Some(HashMap::from([(
+            "label".to_string(),
+            vec![format!("{key}={value}")],
+        )])),
+        ..Default::default()
+    };
+    let containers = sandbox
+        .docker()
+        .list_containers(Some(options))
+        .await
+        .unwrap();
+    containers.into_iter().filter_map(|c| c.id).collect()
+}
+
+struct Run {
+    report: ExitReport,
+    stdout: String,
+    stderr: String,
+}
+
+/// Run to completion, reading both pipes while waiting, and check nothing was left behind.
+async fn run(sandbox: &DockerSandbox, command: SandboxCommand, policy: &Policy) -> Run {
+    let mut child = sandbox.spawn(command, policy).await.unwrap();
+    let mut stdout = child.take_stdout();
+    let mut stderr = child.take_stderr();
+    let read_all = |pipe: Option<claw_runtime::sandbox::BoxedRead>| async move {
+        let mut text = String::new();
+        if let Some(mut pipe) = pipe {
+            pipe.read_to_string(&mut text).await.unwrap();
+        }
+        text
+    };
+    let (report, stdout, stderr) = tokio::join!(
+        child.wait(),
+        read_all(stdout.take()),
+        read_all(stderr.take())
+    );
+    let report = report.unwrap();
+    assert_eq!(
+        leftovers(sandbox).await,
+        Vec::<String>::new(),
+        "container not removed"
+    );
+    Run {
+        report,
+        stdout,
+        stderr,
+    }
+}
+
+fn sh(script: &str) -> SandboxCommand {
+    SandboxCommand::new("/bin/sh", ["-c", script])
+}
+
+fn python(code: &str) -> SandboxCommand {
+    SandboxCommand::new("python3", ["-c", code])
+}
+
+#[tokio::test]
+async fn exit_codes_are_the_programs() {
+    let Some(sandbox) = docker().await else {
+        return;
+    };
+    let policy = Policy::default();
+    let ok = run(
+        &sandbox,
+        SandboxCommand::new("/bin/true", Vec::<String>::new()),
+        &policy,
+    )
+    .await;
+    assert_eq!(ok.report.status, ExitStatus::Code(0));
+    assert_eq!(ok.report.killed_by, None);
+    let seven = run(&sandbox, sh("exit 7"), &policy).await;
+    assert_eq!(seven.report.exit_code(), 7);
+    let missing = run(
+        &sandbox,
+        SandboxCommand::new("/no/such/program", Vec::<String>::new()),
+        &policy,
+    )
+    .await;
+    assert_eq!(missing.report.exit_code(), 127, "{}", missing.stderr);
+}
+
+#[tokio::test]
+async fn stdout_and_stderr_are_separate_pipes() {
+    let Some(sandbox) = docker().await else {
+        return;
+    };
+    let out = run(
+        &sandbox,
+        sh("echo to-out; echo to-err >&2; echo more-out"),
+        &Policy::default(),
+    )
+    .await;
+    assert_eq!(out.stdout, "to-out\nmore-out\n");
+    assert_eq!(out.stderr, "to-err\n");
+}
+
+#[tokio::test]
+async fn piped_stdin_reaches_the_program_and_drop_means_eof() {
+    let Some(sandbox) = docker().await else {
+        return;
+    };
+    let mut command = SandboxCommand::new("/bin/cat", Vec::<String>::new());
+    command.stdin = Stdio::Piped;
+    let mut child = sandbox.spawn(command, &Policy::default()).await.unwrap();
+    let mut stdin = child.take_stdin().unwrap();
+    let mut stdout = child.take_stdout().unwrap();
+    stdin.write_all(b"hello through docker\n").await.unwrap();
+    drop(stdin);
+    let mut text = String::new();
+    stdout.read_to_string(&mut text).await.unwrap();
+    assert_eq!(text, "hello through docker\n");
+    assert_eq!(child.wait().await.unwrap().status, ExitStatus::Code(0));
+}
+
+#[tokio::test]
+async fn a_long_lived_program_speaks_a_line_protocol() {
+    let Some(sandbox) = docker().await else {
+        return;
+    };
+    let code = "import sys\nfor line in sys.stdin:\n    print(int(line) * 2, flush=True)\n";
+    let mut command = python(code);
+    command.stdin = Stdio::Piped;
+    let mut child = sandbox.spawn(command, &Policy::default()).await.unwrap();
+    let mut stdin = child.take_stdin().unwrap();
+    let mut lines = BufReader::new(child.take_stdout().unwrap()).lines();
+    for n in [1, 21, 500] {
+        stdin.write_all(format!("{n}\n").as_bytes()).await.unwrap();
+        stdin.flush().await.unwrap();
+        assert_eq!(lines.next_line().await.unwrap(), Some((n * 2).to_string()));
+    }
+    stdin.shutdown().await.unwrap();
+    assert_eq!(lines.next_line().await.unwrap(), None);
+    assert_eq!(child.wait().await.unwrap().exit_code(), 0);
+    assert_eq!(leftovers(&sandbox).await, Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn null_stdin_is_empty() {
+    let Some(sandbox) = docker().await else {
+        return;
+    };
+    let out = run(&sandbox, sh("cat; echo end"), &Policy::default()).await;
+    assert_eq!(out.stdout, "end\n");
+}
+
+#[tokio::test]
+async fn the_environment_is_exactly_the_policys() {
+    let Some(sandbox) = docker().await else {
+        return;
+    };
+    let mut policy = Policy::default();
+    policy.env.insert("GREETING".into(), "hello world".into());
+    policy.env.insert("EMPTY".into(), String::new());
+    let out = run(
+        &sandbox,
+        SandboxCommand::new("/usr/bin/env", Vec::<String>::new()),
+        &policy,
+    )
+    .await;
+    let mut vars: Vec<&str> = out.stdout.lines().collect();
+    vars.sort_unstable();
+    // No HOME, HOSTNAME or any of the host's variables (this test process has HOME, PATH, …).
+    assert_eq!(
+        vars,
+        [
+            "EMPTY=",
+            "GREETING=hello world",
+            "PATH=/usr/local/bin:/usr/bin:/bin"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn it_runs_as_nobody_without_capabilities() {
+    let Some(sandbox) = docker().await else {
+        return;
+    };
+    let out = run(&sandbox, sh("id -u; id -g; grep -E '^Cap(Eff|Prm|Bnd)' /proc/self/status; grep NoNewPrivs /proc/self/status"), &Policy::default()).await;
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines[..2], ["65534", "65534"]);
+    for line in &lines[2..5] {
+        assert!(
+            line.ends_with("0000000000000000"),
+            "capability left: {line}"
+        );
+    }
+    assert_eq!(
+        lines[5].split_whitespace().collect::<Vec<_>>(),
+        ["NoNewPrivs:", "1"]
+    );
+}
+
+#[tokio::test]
+async fn the_root_filesystem_is_read_only() {
+    let Some(sandbox) = docker().await else {
+        return;
+    };
+    let out = run(
+        &sandbox,
+        sh("for p in /etc/x /usr/x /x /var/x; do touch $p 2>&1 || echo refused $p; done"),
+        &Policy::default(),
+    )
+    .await;
+    for path in ["/etc/x", "/usr/x", "/x", "/var/x"] {
+        assert!(
+            out.stdout.contains(&format!("refused {path}")),
+            "{path} writable: {}",
+            out.stdout
+        );
+    }
+    assert!(
+        out.stdout.contains("Read-only file system"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[tokio::test]
+async fn tmp_is_a_private_sized_tmpfs() {
+    let Some(sandbox) = docker().await else {
+        return;
+    };
+    let mut policy = Policy::default();
+    policy.limits.tmp_bytes = 1 << 20;
+    let script = "grep ' /tmp ' /proc/mounts | cut -d' ' -f3; echo hi > /tmp/f && cat /tmp/f; \
+                  head -c 2000000 /dev/zero > /tmp/big || echo full; pwd";
+    let out = run(&sandbox, sh(script), &policy).await;
+    assert_eq!(
+        out.stdout.lines().collect::<Vec<_>>(),
+        ["tmpfs", "hi", "full", "/tmp"],
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("No space left"), "{}", out.stderr);
+}
+
+#[tokio::test]
+async fn only_declared_mounts_are_visible_and_ro_is_enforced() {
+    let Some(sandbox) = docker().await else {
+        return;
+    };
+    let ro = tempfile::tempdir().unwrap();
+    let rw = tempfile::tempdir().unwrap();
+    std::fs::write(ro.path().join("in.txt"), "from the host\n").unwrap();
+    // The sandbox user is 65534; a writable mount must be writable by it on the host side.
+    std::fs::set_permissions(rw.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let policy = Policy {
+        mounts: vec![
+            Mount {
+                source: ro.path().into(),
+                target: PathBuf::from("/data/in"),
+                writable: false,
+            },
+            Mount {
+                source: rw.path().into(),
+                target: PathBuf::from("/data/out"),
+                writable: true,
+            },
+        ],
+        ..Policy::default()
+    };
+    let script = "cat /data/in/in.txt; touch /data/in/new 2>&1 || echo ro-refused; \
+                  echo written > /data/out/result && echo rw-ok; ls /root /home 2>&1 | head -3";
+    let out = run(&sandbox, sh(script), &policy).await;
+    assert!(out.stdout.starts_with("from the host\n"), "{}", out.stdout);
+    assert!(out.stdout.contains("ro-refused"), "{}", out.stdout);
+    assert!(out.stdout.contains("rw-ok"), "{}", out.stdout);
+    assert!(!ro.path().join("new").exists());
+    assert_eq!(
+        std::fs::read_to_string(rw.path().join("result")).unwrap(),
+        "written\n"
+    );
+    // The host's own /tmp (where the mounts come from) is not visible as such.
+    let host_file = ro.path().join("in.txt");
+    let probe = run(
+        &sandbox,
+        SandboxCommand::new("cat", [host_file.to_string_lossy()]),
+        &Policy::default(),
+    )
+    .await;
+    assert_ne!(
+        probe.report.exit_code(),
+        0,
+        "host file visible: {}",
+        probe.stdout
+    );
+}
+
+#[tokio::test]
+async fn there_is_no_network() {
+    let Some(sandbox) = docker().await else {
+        return;
+    };
+    let listener = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let code = format!(
+        "import socket\n\
+         for host in ['127.0.0.1', '172.17.0.1', '10.0.0.1', '1.1.1.1']:\n\
+         \x20   try:\n\
+         \x20       socket.create_connection((host, {port}), timeout=2); print('connected', host)\n\
+         \x20   except OSError as e:\n\
+         \x20       print('refused', host, e.errno)\n\
+         print(sorted(n for _, n in socket.if_nameindex()))\n"
+    );
+    let out = run(&sandbox, python(&code), &Policy::default()).await;
+    assert!(!out.stdout.contains("connected"), "{}", out.stdout);
+    assert_eq!(
+        out.stdout.matches("refused").count(),
+        4,
+        "{}{}",
+        out.stdout,
+        out.stderr
+    );
+    assert!(out.stdout.ends_with("['lo']\n"), "{}", out.stdout);
+    assert!(
+        listener.accept().is_err(),
+        "the host listener saw a connection"
+    );
+}
+
+#[tokio::test]
+async fn a_memory_hog_is_killed_as_a_memory_limit() {
+    let Some(sandbox) = docker().await else {
+        return;
+    };
+    let mut policy = Policy::default();
+    policy.limits.memory_bytes = 64 << 20;
+    let out = run(
+        &sandbox,
+        python("b = bytearray(300 * 1024 * 1024); print('survived')"),
+        &policy,
+    )
+    .await;
+    assert_eq!(
+        out.report.killed_by,
+        Some(LimitKind::Memory),
+        "{out_stderr}",
+        out_stderr = out.stderr
+    );
+    assert_eq!(out.report.exit_code(), 137);
+    assert!(!out.stdout.contains("survived"));
+}
+
+#[tokio::test]
+async fn an_endless_program_is_killed_at_the_timeout() {
+    let Some(sandbox) = docker().await else {
+        return;
+    };
+    let mut policy = Policy::default();
+    policy.limits.timeout = Duration::from_secs(1);
+    let out = run(&sandbox, sh("echo started; sleep 60"), &policy).await;
+    assert_eq!(out.report.killed_by, Some(LimitKind::Timeout));
+    assert_eq!(out.report.exit_code(), 137);
+    assert_eq!(out.stdout, "started\n");
+    assert!(
+        out.report.elapsed < Duration::from_secs(15),
+        "{:?}",
+        out.report.elapsed
+    );
+}
+
+#[tokio::test]
+async fn the_pids_limit_stops_a_fork_bomb() {
+    let Some(sandbox) = docker().await else {
+        return;
+    };
+    let mut policy = Policy::default();
+    policy.limits.pids = 16;
+    let code = "import os, time\n\
+                n = 0\n\
+                try:\n\
+                \x20   for _ in range(64):\n\
+                \x20       if os.fork() == 0:\n\
+                \x20           time.sleep(5); os._exit(0)\n\
+                \x20       n += 1\n\
+                except OSError as e:\n\
+                \x20   print('refused', e.errno)\n\
+                print('forked', n)\n";
+    let out = run(&sandbox, python(code), &policy).await;
+    assert!(
+        out.stdout.starts_with("refused 11\n"),
+        "{}{}",
+        out.stdout,
+        out.stderr
+    );
+    let forked: u32 = out
+        .stdout
+        .trim()
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(forked < 16, "{forked} children under a limit of 16 pids");
+}
+
+#[tokio::test]
+async fn kill_and_drop_remove_the_container() {
+    let Some(sandbox) = docker().await else {
+        return;
+    };
+    let mut child = sandbox
+        .spawn(sh("sleep 60"), &Policy::default())
+        .await
+        .unwrap();
+    assert_eq!(leftovers(&sandbox).await.len(), 1);
+    child.kill().await.unwrap();
+    let report = child.wait().await.unwrap();
+    assert_eq!(report.status, ExitStatus::Signal(9));
+    assert_eq!(report.killed_by, None);
+    assert_eq!(leftovers(&sandbox).await, Vec::<String>::new());
+
+    let child = sandbox
+        .spawn(sh("sleep 60"), &Policy::default())
+        .await
+        .unwrap();
+    assert_eq!(leftovers(&sandbox).await.len(), 1);
+    drop(child);
+    assert_eq!(leftovers(&sandbox).await, Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn a_missing_image_names_the_build_script() {
+    let Some(sandbox) = docker().await else {
+        return;
+    };
+    let config = DockerConfig {
+        image: "clawc-missing:never-built".into(),
+        ..sandbox.config().clone()
+    };
+    let missing = DockerSandbox::connect(config).await.unwrap();
+    let err = missing
+        .spawn(sh("true"), &Policy::default())
+        .await
+        .err()
+        .unwrap();
+    assert!(matches!(err, SandboxError::Setup(_)), "{err:?}");
+    let message = err.to_string();
+    assert!(message.contains("clawc-missing:never-built"), "{message}");
+    assert!(message.contains("scripts/build-base-image.sh"), "{message}");
+    assert_eq!(leftovers(&sandbox).await, Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn an_unknown_runtime_is_a_setup_error_and_leaves_nothing() {
+    let Some(sandbox) = docker().await else {
+        return;
+    };
+    let config = DockerConfig {
+        runtime: Some("clawc-no-such-runtime".into()),
+        ..sandbox.config().clone()
+    };
+    let odd = DockerSandbox::connect(config).await.unwrap();
+    let err = odd
+        .spawn(sh("true"), &Policy::default())
+        .await
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("clawc-no-such-runtime"), "{err}");
+    assert_eq!(leftovers(&sandbox).await, Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn a_missing_engine_says_how_to_start_one() {
+    // Needs no engine: it is about the message when there is none.
+    let config = DockerConfig {
+        socket: Some("/nonexistent/docker.sock".into()),
+        ..DockerConfig::default()
+    };
+    let err = DockerSandbox::connect(config).await.unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains("Docker engine not reachable at /nonexistent/docker.sock"),
+        "{message}"
+    );
+    assert!(message.contains("scripts/docker-engine.sh"), "{message}");
+}
+
+#[tokio::test]
+async fn network_grants_are_refused_until_egress_is_wired() {
+    let Some(sandbox) = docker().await else {
+        return;
+    };
+    let mut policy = Policy::default();
+    policy.network.allow.push(HostPattern {
+        host: "example.com".into(),
+        port: 443,
+    });
+    let err = sandbox.spawn(sh("true"), &policy).await.err().unwrap();
+    assert!(matches!(err, SandboxError::Setup(_)), "{err:?}");
+}

@@ -1,0 +1,265 @@
+//! The container a policy becomes. Pure: no engine calls, so every hardening flag can be checked
+//! without Docker.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use bollard::models::{ContainerCreateBody, HostConfig, Mount as DockerMount, MountType};
+
+use crate::policy::{Mount, Policy};
+use crate::sandbox::{SandboxCommand, SandboxError, Stdio};
+
+/// The user every container runs as: `nobody:nogroup`, never root.
+pub const SANDBOX_USER: &str = "65534:65534";
+/// Label on every container this backend creates, so leftovers can be found and swept.
+pub const SANDBOX_LABEL: &str = "io.clawc.sandbox";
+/// `PATH` inside when the policy sets none: the image's system directories only.
+const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
+/// `env -i` starts the program with exactly the environment we list. Docker itself always adds
+/// `HOSTNAME` and `HOME`, which would break "the policy's env and nothing else".
+const CLEAN_ENV: [&str; 2] = ["/usr/bin/env", "-i"];
+
+/// Everything besides the policy that shapes one container.
+#[derive(Debug)]
+pub struct ContainerPlan<'a> {
+    pub image: &'a str,
+    pub runtime: Option<&'a str>,
+    pub labels: &'a [(String, String)],
+    /// Programs the command runs under, outermost first (the in-sandbox init, when egress is on).
+    pub wrapper: Vec<String>,
+    /// Variables added to the policy's environment (the proxy settings, when egress is on).
+    pub extra_env: Vec<(String, String)>,
+    /// Mounts added by the backend itself (the egress socket and the init), all read-only.
+    pub extra_mounts: Vec<Mount>,
+}
+
+/// The create request for `command` under `policy`: no network, read-only root, all
+/// capabilities dropped, no privilege gain, an unprivileged user, the policy's limits, a sized
+/// private `/tmp`, the declared mounts and nothing else of the host.
+pub fn container_body(
+    command: &SandboxCommand,
+    policy: &Policy,
+    plan: &ContainerPlan<'_>,
+) -> Result<ContainerCreateBody, SandboxError> {
+    let limits = &policy.limits;
+    let memory = i64::try_from(limits.memory_bytes).map_err(|_| {
+        SandboxError::Setup(format!("memory limit {} is too large", limits.memory_bytes))
+    })?;
+    let tmp_bytes = limits.tmp_bytes;
+    if !(limits.cpu.is_finite() && limits.cpu > 0.0) {
+        return Err(SandboxError::Setup(format!(
+            "CPU share must be positive, got {}",
+            limits.cpu
+        )));
+    }
+    // Rounding a fraction of a core to nanoseconds of CPU time per second cannot overflow for any
+    // machine-sized core count; the cast saturates beyond that.
+    let nano_cpus = (limits.cpu * 1e9).round() as i64;
+
+    let mut mounts = Vec::with_capacity(policy.mounts.len() + plan.extra_mounts.len());
+    for mount in policy.mounts.iter().chain(&plan.extra_mounts) {
+        mounts.push(bind_mount(mount)?);
+    }
+
+    let host_config = HostConfig {
+        network_mode: Some("none".into()),
+        readonly_rootfs: Some(true),
+        cap_drop: Some(vec!["ALL".into()]),
+        security_opt: Some(vec!["no-new-privileges".into()]),
+        memory: Some(memory),
+        // Equal to `memory`: no swap on top, so the limit is the real ceiling.
+        memory_swap: Some(memory),
+        pids_limit: Some(i64::from(limits.pids)),
+        nano_cpus: Some(nano_cpus),
+        tmpfs: Some(HashMap::from([(
+            "/tmp".to_string(),
+            format!("rw,nosuid,nodev,size={tmp_bytes},mode=1777"),
+        )])),
+        mounts: Some(mounts),
+        runtime: plan.runtime.map(str::to_string),
+        ..Default::default()
+    };
+
+    let mut env: Vec<(String, String)> = policy
+        .env
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .chain(plan.extra_env.iter().cloned())
+        .collect();
+    if !env.iter().any(|(k, _)| k == "PATH") {
+        env.push(("PATH".into(), DEFAULT_PATH.into()));
+    }
+
+    Ok(ContainerCreateBody {
+        image: Some(plan.image.to_string()),
+        // The image may name an entrypoint; the sandbox runs exactly our argv.
+        entrypoint: Some(Vec::new()),
+        cmd: Some(argv(command, &plan.wrapper, &env)?),
+        user: Some(SANDBOX_USER.into()),
+        hostname: Some("sandbox".into()),
+        working_dir: Some(
+            command
+                .cwd
+                .as_deref()
+                .unwrap_or(Path::new("/tmp"))
+                .to_string_lossy()
+                .into_owned(),
+        ),
+        // Docker's own `Env` is left empty: `env -i` sets the environment (see CLEAN_ENV).
+        env: Some(Vec::new()),
+        network_disabled: Some(true),
+        attach_stdin: Some(command.stdin != Stdio::Null),
+        open_stdin: Some(command.stdin != Stdio::Null),
+        // Closing our end of stdin closes the program's: the EOF a piped protocol relies on.
+        stdin_once: Some(command.stdin != Stdio::Null),
+        attach_stdout: Some(command.stdout != Stdio::Null),
+        attach_stderr: Some(command.stderr != Stdio::Null),
+        tty: Some(false),
+        labels: Some(
+            std::iter::once((SANDBOX_LABEL.to_string(), "1".to_string()))
+                .chain(plan.labels.iter().cloned())
+                .collect(),
+        ),
+        host_config: Some(host_config),
+        ..Default::default()
+    })
+}
+
+/// `wrapper... env -i K=V... -- program args...`
+fn argv(
+    command: &SandboxCommand,
+    wrapper: &[String],
+    env: &[(String, String)],
+) -> Result<Vec<String>, SandboxError> {
+    // `env` reads leading `NAME=VALUE` words as assignments, so such a program name (or a name
+    // with `=` in an assignment) would be misread rather than run.
+    if command.program.contains('=') {
+        return Err(SandboxError::Setup(format!(
+            "program name {:?} contains '=': not supported by the docker backend",
+            command.program
+        )));
+    }
+    if let Some((key, _)) = env.iter().find(|(k, _)| k.is_empty() || k.contains('=')) {
+        return Err(SandboxError::Setup(format!(
+            "invalid environment variable name {key:?}"
+        )));
+    }
+    let mut argv: Vec<String> = wrapper.to_vec();
+    argv.extend(CLEAN_ENV.iter().map(|s| s.to_string()));
+    argv.push("--".into());
+    argv.extend(env.iter().map(|(k, v)| format!("{k}={v}")));
+    argv.push(command.program.clone());
+    argv.extend(command.args.iter().cloned());
+    Ok(argv)
+}
+
+fn bind_mount(mount: &Mount) -> Result<DockerMount, SandboxError> {
+    if !mount.target.is_absolute() {
+        return Err(SandboxError::Setup(format!(
+            "mount target {} must be an absolute path",
+            mount.target.display()
+        )));
+    }
+    // Docker resolves the source itself, but its error for a missing one is cryptic.
+    let source = mount.source.canonicalize().map_err(|e| {
+        SandboxError::Setup(format!("mount source {}: {e}", mount.source.display()))
+    })?;
+    Ok(DockerMount {
+        typ: Some(MountType::BIND),
+        source: Some(source.to_string_lossy().into_owned()),
+        target: Some(mount.target.to_string_lossy().into_owned()),
+        read_only: Some(!mount.writable),
+        ..Default::default()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn plan() -> ContainerPlan<'static> {
+        ContainerPlan {
+            image: "img:tag",
+            runtime: None,
+            labels: &[],
+            wrapper: Vec::new(),
+            extra_env: Vec::new(),
+            extra_mounts: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn hardening_flags_are_always_set() {
+        let command = SandboxCommand::new("/bin/true", Vec::<String>::new());
+        let body = container_body(&command, &Policy::default(), &plan()).unwrap();
+        let host = body.host_config.unwrap();
+        assert_eq!(host.network_mode.as_deref(), Some("none"));
+        assert_eq!(host.readonly_rootfs, Some(true));
+        assert_eq!(host.cap_drop, Some(vec!["ALL".to_string()]));
+        assert_eq!(
+            host.security_opt,
+            Some(vec!["no-new-privileges".to_string()])
+        );
+        assert_eq!(host.memory, host.memory_swap);
+        assert_eq!(host.memory, Some(256 << 20));
+        assert_eq!(host.pids_limit, Some(64));
+        assert_eq!(host.nano_cpus, Some(1_000_000_000));
+        assert_eq!(host.mounts, Some(Vec::new()));
+        assert_eq!(body.user.as_deref(), Some(SANDBOX_USER));
+        assert_eq!(body.working_dir.as_deref(), Some("/tmp"));
+        assert_eq!(
+            body.cmd.unwrap(),
+            [
+                "/usr/bin/env",
+                "-i",
+                "--",
+                "PATH=/usr/local/bin:/usr/bin:/bin",
+                "/bin/true"
+            ]
+        );
+    }
+
+    #[test]
+    fn policy_env_is_the_whole_environment() {
+        let mut policy = Policy::default();
+        policy.env.insert("PATH".into(), "/usr/bin".into());
+        policy.env.insert("A".into(), "1".into());
+        let command = SandboxCommand::new("sh", ["-c", "env"]);
+        let body = container_body(&command, &policy, &plan()).unwrap();
+        assert_eq!(
+            body.cmd.unwrap(),
+            [
+                "/usr/bin/env",
+                "-i",
+                "--",
+                "A=1",
+                "PATH=/usr/bin",
+                "sh",
+                "-c",
+                "env"
+            ]
+        );
+        assert_eq!(body.env, Some(Vec::new()));
+    }
+
+    #[test]
+    fn bad_inputs_are_setup_errors() {
+        let command = SandboxCommand::new("A=B", Vec::<String>::new());
+        assert!(container_body(&command, &Policy::default(), &plan()).is_err());
+
+        let mut policy = Policy::default();
+        policy.mounts.push(Mount {
+            source: PathBuf::from("/nonexistent/clawc"),
+            target: PathBuf::from("/data"),
+            writable: false,
+        });
+        let command = SandboxCommand::new("true", Vec::<String>::new());
+        let err = container_body(&command, &policy, &plan()).unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/clawc"), "{err}");
+
+        let mut policy = Policy::default();
+        policy.limits.cpu = f64::NAN;
+        assert!(container_body(&command, &policy, &plan()).is_err());
+    }
+}
