@@ -1,1 +1,101 @@
-//! In-sandbox TCP (127.0.0.1) → Unix socket bridge to the egress proxy. Owner: egress work.
+//! The in-sandbox bridge: plain blocking threads (no async runtime — it runs in the sandbox's
+//! tiny init) that accept TCP on `127.0.0.1:3128` and splice each connection to the egress
+//! proxy's Unix socket, which is the sandbox's only way out.
+
+use std::io;
+use std::net::{Ipv4Addr, Shutdown, SocketAddr, SocketAddrV4, TcpListener, TcpStream};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+/// Where programs in the sandbox find the proxy.
+pub const BRIDGE_ADDR: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 3128));
+
+/// Connections spliced at once; more are closed at once (the proxy bounds them too).
+const MAX_CONNECTIONS: usize = 128;
+
+/// Small stacks: a splice thread only copies through a fixed buffer.
+const THREAD_STACK: usize = 64 << 10;
+
+/// The environment that points HTTP clients in the sandbox at the bridge.
+pub fn proxy_env() -> Vec<(String, String)> {
+    let url = format!("http://{BRIDGE_ADDR}");
+    [
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+    ]
+    .into_iter()
+    .map(|name| (name.to_owned(), url.clone()))
+    .chain([
+        ("NO_PROXY".to_owned(), String::new()),
+        ("no_proxy".to_owned(), String::new()),
+    ])
+    .collect()
+}
+
+/// Binds `listen` and serves it in a background thread, forwarding to `socket`.
+pub fn spawn_bridge(listen: SocketAddr, socket: PathBuf) -> io::Result<JoinHandle<()>> {
+    spawn_bridge_on(TcpListener::bind(listen)?, socket)
+}
+
+/// Serves an already bound listener (tests bind port 0 and read the port back).
+pub fn spawn_bridge_on(listener: TcpListener, socket: PathBuf) -> io::Result<JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("egress-bridge".to_owned())
+        .stack_size(THREAD_STACK)
+        .spawn(move || accept_loop(&listener, &socket))
+}
+
+fn accept_loop(listener: &TcpListener, socket: &Path) {
+    let active = Arc::new(AtomicUsize::new(0));
+    for client in listener.incoming() {
+        let Ok(client) = client else { continue };
+        if active.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
+            active.fetch_sub(1, Ordering::SeqCst);
+            continue;
+        }
+        let finished = Arc::clone(&active);
+        let socket = socket.to_owned();
+        let spawned = std::thread::Builder::new()
+            .stack_size(THREAD_STACK)
+            .spawn(move || {
+                // A failed splice only affects this connection; its client sees it closed.
+                if let Err(err) = splice(client, &socket) {
+                    tracing::debug!(%err, "egress bridge connection failed");
+                }
+                finished.fetch_sub(1, Ordering::SeqCst);
+            });
+        if spawned.is_err() {
+            // Out of threads (the pids limit): the client was closed with the dropped closure.
+            active.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+/// Copies both ways between `client` and a fresh connection to the proxy. The client's end of
+/// sending half-closes toward the proxy (the response still comes back); the proxy's end of
+/// sending ends the whole connection.
+fn splice(mut client: TcpStream, socket: &Path) -> io::Result<()> {
+    let mut proxy = UnixStream::connect(socket)?;
+    client.set_nodelay(true)?;
+    let (mut client_read, mut proxy_write) = (client.try_clone()?, proxy.try_clone()?);
+    let upload = std::thread::Builder::new()
+        .stack_size(THREAD_STACK)
+        .spawn(move || {
+            let _ = io::copy(&mut client_read, &mut proxy_write);
+            let _ = proxy_write.shutdown(Shutdown::Write);
+        })?;
+    let downloaded = io::copy(&mut proxy, &mut client);
+    // Shutting the client down both ways also wakes the upload thread's blocked read.
+    let _ = client.shutdown(Shutdown::Both);
+    upload
+        .join()
+        .map_err(|_| io::Error::other("bridge upload thread panicked"))?;
+    downloaded.map(drop)
+}

@@ -1,4 +1,32 @@
-//! The egress proxy: the sandbox's only way out. Owner: the egress work (see lib.rs).
+//! The egress proxy: the sandbox's only way out.
+//!
+//! The sandbox has no network of its own. An in-sandbox bridge ([`crate::bridge`]) forwards
+//! `127.0.0.1:3128` to a Unix socket bound into the sandbox, and this proxy serves that socket:
+//!
+//! - HTTP/1.1 absolute-form requests (`GET http://host/...` and `GET https://host/...`; the latter
+//!   is upgraded to TLS by the proxy, so credentials can be injected without a MITM certificate),
+//! - `CONNECT host:port` tunnels, which are opaque: allowed only to allowlisted `host:port`, and
+//!   no credential can be injected into them (the proxy never sees inside).
+//!
+//! Every request is checked against the allowlist, then (live mode) its resolved addresses are
+//! vetted against loopback/private/metadata/host ranges, and the proxy connects to exactly the
+//! vetted address (no second lookup, so DNS rebinding cannot switch targets). Every decision is
+//! recorded as an [`EgressEvent`], with secret values redacted.
+
+mod address;
+mod allowlist;
+mod body;
+mod events;
+mod idle;
+mod replay;
+mod resolve;
+mod secrets;
+mod server;
+mod target;
+mod upstream;
+
+pub use resolve::{Resolve, StaticResolver, SystemResolver};
+pub use server::{EgressProxy, ProxyLimits, ProxyOptions};
 
 /// One request the proxy saw, for the caller's audit.
 #[derive(Debug, Clone, PartialEq, Eq)]
