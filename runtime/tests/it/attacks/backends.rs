@@ -22,9 +22,20 @@ fn native() -> Option<Box<dyn Sandbox>> {
 }
 
 async fn docker() -> Option<Box<dyn Sandbox>> {
-    require(
-        "docker sandbox",
-        Some("the docker backend has not landed on this branch".into()),
-    );
-    None
+    use claw_runtime::docker::{DockerConfig, DockerSandbox};
+    let sandbox = match DockerSandbox::connect(DockerConfig::default()).await {
+        Ok(sandbox) => sandbox,
+        Err(e) => {
+            require("docker sandbox", Some(e.to_string()));
+            return None;
+        }
+    };
+    let image = sandbox.config().image.clone();
+    let missing = sandbox
+        .docker()
+        .inspect_image(&image)
+        .await
+        .err()
+        .map(|e| format!("base image {image} missing ({e}): run scripts/build-base-image.sh"));
+    require("docker base image", missing).then(|| Box::new(sandbox) as Box<dyn Sandbox>)
 }

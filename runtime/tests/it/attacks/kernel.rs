@@ -36,39 +36,63 @@ def checked(ret):
     return -ctypes.get_errno() if ret == -1 else ret
 "#;
 
-const MOUNTS: &str = r#"
+/// Every mount-table change here targets a fresh private directory, never a system path: if a
+/// broken sandbox let these calls through as host root, they would still touch nothing that
+/// exists outside this test (`umount` of a non-mount point fails with EINVAL, not EPERM, and so
+/// still fails the case).
+const MOUNT_SETUP: &str = r#"
+import tempfile
 libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
 libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
-MS_REMOUNT, MS_BIND, MNT_DETACH = 32, 4096, 2
+MS_RDONLY, MS_REMOUNT, MS_BIND, MNT_DETACH = 1, 32, 4096, 2
 CLONE_NEWUSER, CLONE_NEWNS = 0x10000000, 0x20000
-import tempfile
 target = tempfile.mkdtemp().encode()
+"#;
+
+const MOUNT_DIRECT: &str = r#"
 libc_call("tmpfs", libc.mount, b"none", target, b"tmpfs", 0, None)
 libc_call("proc", libc.mount, b"proc", target, b"proc", 0, None)
-libc_call("remount_usr_rw", libc.mount, None, b"/usr", None, MS_REMOUNT | MS_BIND, None)
-libc_call("umount_proc", libc.umount2, b"/proc", MNT_DETACH)
+libc_call("remount_ro", libc.mount, None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY, None)
+libc_call("umount", libc.umount2, target, MNT_DETACH)
 raw_syscall("fsopen", "fsopen", b"tmpfs", 0)
-# The classic route to CAP_SYS_ADMIN: a fresh user namespace, then mount inside it.
+"#;
+
+/// The classic route to CAP_SYS_ADMIN: a fresh user namespace, then a mount inside it. Runs in a
+/// forked child whose new mount namespace nothing else shares, so it is safe as a control too.
+const MOUNT_IN_USERNS: &str = r#"
 in_child("userns_mount", lambda: checked(libc.unshare(CLONE_NEWUSER | CLONE_NEWNS))
          or checked(libc.mount(b"none", target, b"tmpfs", 0, None)))
+"#;
+
+/// Detaches anything a call above did manage to mount, so not even a failed run leaves a mount.
+const MOUNT_CLEANUP: &str = r#"
+for _ in range(3):
+    libc.umount2(target, MNT_DETACH)
 os.rmdir(target)
 "#;
 
 pub async fn mount_filesystems(cx: Ctx) {
-    let script = Script::py(&format!("{IN_CHILD}{MOUNTS}"));
-    let out = cx.run(&script, &base_policy()).await;
+    let attack = Script::py(&format!(
+        "{IN_CHILD}{MOUNT_SETUP}{MOUNT_DIRECT}{MOUNT_IN_USERNS}{MOUNT_CLEANUP}"
+    ));
+    let out = cx.run(&attack, &base_policy()).await;
     out.assert_completed();
     for step in [
         "tmpfs",
         "proc",
-        "remount_usr_rw",
-        "umount_proc",
+        "remount_ro",
+        "umount",
         "fsopen",
         "userns_mount",
     ] {
         out.assert_blocked(step);
     }
-    cx.control(&script).await.assert_ok("userns_mount");
+    // The control runs ONLY the user-namespace step: bare on the host as root, the direct
+    // mount calls would change the host's own mount table.
+    let control = Script::py(&format!(
+        "{IN_CHILD}{MOUNT_SETUP}{MOUNT_IN_USERNS}{MOUNT_CLEANUP}"
+    ));
+    cx.control(&control).await.assert_ok("userns_mount");
 }
 
 const UNSHARE: &str = r#"
@@ -174,13 +198,19 @@ import struct
 perf = ctypes.create_string_buffer(struct.pack("IIQ", 1, 128, 0) + bytes(112))
 raw_syscall("perf_event_open", "perf_event_open", ctypes.byref(perf), ctypes.c_long(0),
             ctypes.c_long(-1), ctypes.c_long(-1), ctypes.c_long(0))
-raw_syscall("userfaultfd", "userfaultfd", ctypes.c_long(1))  # UFFD_USER_MODE_ONLY
-raw_syscall("kexec_load", "kexec_load", ctypes.c_long(0), ctypes.c_long(0), None, ctypes.c_long(0))
+# A foreign architecture in kexec's flags: without privilege the call is refused (EPERM); with
+# it, the flags are rejected (EINVAL) before anything could be loaded or unloaded.
+raw_syscall("kexec_load", "kexec_load", ctypes.c_long(0), ctypes.c_long(0), None,
+            ctypes.c_long(0x00ff0000))
 raw_syscall("init_module", "init_module", None, ctypes.c_long(0), b"")
 "#;
 
+const USERFAULTFD: &str = r#"
+raw_syscall("userfaultfd", "userfaultfd", ctypes.c_long(1))  # UFFD_USER_MODE_ONLY
+"#;
+
 pub async fn kernel_attack_surface(cx: Ctx) {
-    let script = Script::py(MISC_SYSCALLS);
+    let script = Script::py(&format!("{MISC_SYSCALLS}{USERFAULTFD}"));
     let out = cx.run(&script, &base_policy()).await;
     out.assert_completed();
     for step in [
@@ -191,7 +221,10 @@ pub async fn kernel_attack_surface(cx: Ctx) {
     ] {
         out.assert_blocked(step);
     }
-    cx.control(&script).await.assert_ok("userfaultfd");
+    // The control makes only the harmless call: kexec and module loading stay sandbox-only.
+    cx.control(&Script::py(USERFAULTFD))
+        .await
+        .assert_ok("userfaultfd");
 }
 
 /// Runs the setuid copy of `cat` given as argument on its own /proc status: a privilege

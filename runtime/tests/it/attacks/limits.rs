@@ -61,10 +61,10 @@ pub async fn fork_bomb_under_pids(cx: Ctx) {
 
 const MEMORY_LIMIT: u64 = 64 << 20;
 
-/// Allocates and touches 16 MiB at a time, up to 512 MiB, reporting the running total.
+/// Allocates and touches 16 MiB at a time, up to 256 MiB, reporting the running total.
 const MEMORY_HOG: &str = r#"
 chunks, total = [], 0
-while total < 512:
+while total < 256:
     try:
         chunks.append(bytearray(16 << 20))  # zero-filled: every page is touched
     except MemoryError:
@@ -98,7 +98,7 @@ const TMP_LIMIT: u64 = 8 << 20;
 /// Writes 1 MiB blocks to /tmp until the filesystem is full, up to 128 MiB.
 const FILL_TMP: &str = r#"
 written = 0
-with open("/tmp/fill", "wb") as f:
+with open("/tmp/" + ARGS[0], "wb") as f:
     while written < 128:
         try:
             f.write(b"\xff" * (1 << 20))
@@ -114,7 +114,12 @@ result("written_mib", written)
 pub async fn fill_tmp(cx: Ctx) {
     let mut policy = base_policy();
     policy.limits.tmp_bytes = TMP_LIMIT;
-    let out = cx.run(&Script::py(FILL_TMP), &policy).await;
+    let name = token("filltmp");
+    let out = cx.run(&Script::py(FILL_TMP).arg(&name), &policy).await;
+    let on_host = std::env::temp_dir().join(&name);
+    let escaped = on_host.exists();
+    let _ = std::fs::remove_file(&on_host);
+    assert!(!escaped, "the sandbox's /tmp is the host's");
     out.assert_completed();
     let written: u64 = out.result("written_mib").parse().expect("a count");
     assert!(
@@ -122,7 +127,7 @@ pub async fn fill_tmp(cx: Ctx) {
         "wrote {written} MiB into an {} MiB /tmp",
         TMP_LIMIT >> 20
     );
-    assert_eq!(out.result("write_failed"), "denied:ENOSPC");
+    assert_eq!(out.result("write_failed"), "ENOSPC");
 }
 
 /// Spins forever, in itself and in a detached grandchild whose argv carries a marker.

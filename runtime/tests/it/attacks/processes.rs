@@ -6,14 +6,19 @@ use std::time::Duration;
 use super::harness::{base_policy, Ctx, Script};
 use super::host::{processes_containing, start_time, survivors_after_grace, token, HostProcess};
 
-/// Dumps the command line and environment of every process this program can see.
+/// Searches the command line and environment of every process this program can see for
+/// `ARGS[0]` (a label the host's tokens contain, not a token) and prints only what matches:
+/// the control run reads the real host's processes, whose environments must not end up in logs.
 const DUMP_PROCESSES: &str = r#"
 seen = 0
 for pid in sorted(p for p in os.listdir("/proc") if p.isdigit()):
     for f in ("cmdline", "environ"):
         try:
             with open(f"/proc/{pid}/{f}", "rb") as h:
-                print(pid, f, h.read().replace(b"\0", b" ").decode(errors="replace"))
+                for item in h.read().split(b"\0"):
+                    text = item.decode(errors="replace")
+                    if ARGS[0] in text:
+                        print(pid, f, text)
         except OSError:
             pass
     seen += 1
@@ -22,7 +27,7 @@ result("visible_processes", seen)
 
 pub async fn see_host_processes(cx: Ctx) {
     let host = HostProcess::spawn();
-    let script = Script::py(DUMP_PROCESSES);
+    let script = Script::py(DUMP_PROCESSES).arg("host");
 
     let out = cx.run(&script, &base_policy()).await;
     out.assert_completed()
@@ -109,8 +114,8 @@ pub async fn ptrace_processes(cx: Ctx) {
     victim.untouched().expect("control victim alive");
 }
 
-/// Reads the memory of pid 1 and of the host test process (argument) through /proc/PID/mem.
-const PROC_MEM: &str = r#"
+/// Reads the memory of the host test process (argument) through /proc/PID/mem.
+const PROC_MEM_HOST: &str = r#"
 def read_mem(pid):
     with open(f"/proc/{pid}/maps") as m:
         start = int(m.readline().split("-")[0], 16)
@@ -120,6 +125,10 @@ def read_mem(pid):
 def open_rw(pid):
     os.close(os.open(f"/proc/{pid}/mem", os.O_RDWR))
 attempt("read_host", lambda: read_mem(int(ARGS[0])))
+"#;
+
+/// Opens pid 1's and the host process's memory for writing (never writes). Sandbox-only.
+const PROC_MEM_WRITE: &str = r#"
 attempt("rw_host", lambda: open_rw(int(ARGS[0])))
 attempt("pid1_start", lambda: open("/proc/1/stat").read().rsplit(")", 1)[1].split()[19])
 attempt("pid1_is_self", lambda: os.getpid() == 1)
@@ -128,7 +137,7 @@ attempt("rw_pid1", lambda: open_rw(1))
 
 pub async fn proc_pid_mem(cx: Ctx) {
     let own = std::process::id();
-    let script = Script::py(PROC_MEM).arg(own);
+    let script = Script::py(&format!("{PROC_MEM_HOST}{PROC_MEM_WRITE}")).arg(own);
     let out = cx.run(&script, &base_policy()).await;
     out.assert_completed()
         .assert_denied("read_host")
@@ -145,20 +154,28 @@ pub async fn proc_pid_mem(cx: Ctx) {
         out.assert_denied("rw_pid1");
     }
 
-    cx.control(&script).await.assert_ok("read_host");
+    cx.control(&Script::py(PROC_MEM_HOST).arg(own))
+        .await
+        .assert_ok("read_host");
 }
 
 /// The variable the parent run hands its re-executed child (see `host_env_canary`).
 const ENV_CANARY_VAR: &str = "CLAW_ATTACK_ENV_CANARY";
 
-/// Dumps every environment this program can reach.
+/// Searches every environment this program can reach for `ARGS[0]` (a label the canary
+/// contains) and prints the matches; printing everything would put the host's environment into
+/// the control run's log.
 const DUMP_ENV: &str = r#"
 for k, v in sorted(os.environ.items()):
-    print("env", k, v)
+    if ARGS[0] in v:
+        print("env", k, v)
 for pid in ["self", "1"] + [p for p in os.listdir("/proc") if p.isdigit()]:
     try:
         with open(f"/proc/{pid}/environ", "rb") as h:
-            print(pid, h.read().replace(b"\0", b" ").decode(errors="replace"))
+            for item in h.read().split(b"\0"):
+                text = item.decode(errors="replace")
+                if ARGS[0] in text:
+                    print(pid, text)
     except OSError:
         pass
 "#;
@@ -168,7 +185,7 @@ for pid in ["self", "1"] + [p for p in os.listdir("/proc") if p.isdigit()]:
 /// one test, exactly) with the canary in the child's environment, and the child does the check.
 pub async fn host_env_canary(cx: Ctx) {
     if let Ok(canary) = std::env::var(ENV_CANARY_VAR) {
-        let script = Script::py(DUMP_ENV);
+        let script = Script::py(DUMP_ENV).arg("envcanary");
         cx.run(&script, &base_policy())
             .await
             .assert_completed()
@@ -243,7 +260,8 @@ if child == 0:
     os.setsid()
     fd = os.open(name, os.O_RDWR)  # a session leader's first tty open makes it controlling
     try:
-        fcntl.ioctl(fd, termios.TIOCSTI, b"X")
+        for byte in (b"X", b"\n"):  # a whole line: the terminal is in canonical mode
+            fcntl.ioctl(fd, termios.TIOCSTI, byte)
         ready, _, _ = select.select([fd], [], [], 1)
         os.write(w, b"ok:injected" if ready else b"ok:not-delivered")
     except OSError as e:

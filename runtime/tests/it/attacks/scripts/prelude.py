@@ -99,7 +99,7 @@ def proxy_addr():
 
 
 def via_proxy(key, request_head):
-    """Send one raw request to the egress proxy; report the status line's code."""
+    """Send one raw request to the egress proxy; report `status:<code>` from its status line."""
     def go():
         s = socket.create_connection(proxy_addr(), timeout=10)
         try:
@@ -115,7 +115,10 @@ def via_proxy(key, request_head):
             return parts[1] if len(parts) > 1 else "none"
         finally:
             s.close()
-    attempt(key, go)
+    try:
+        result(key, "status:" + go())
+    except Exception as e:
+        result(key, "denied:" + err_name(e))
 
 
 def done():
