@@ -1,1 +1,161 @@
-//! The in-sandbox init: applies Landlock, starts the bridge, runs the program. Owner: native work.
+//! The in-sandbox init: the program bubblewrap starts inside the sandbox, as PID 1. It applies
+//! what can only be applied from inside, after bubblewrap built the mount tree — rlimits,
+//! Landlock, `no_new_privs` — serves the egress bridge when the policy grants network, then
+//! runs the program as its child (see [`supervise`]).
+//!
+//! The same code runs as the standalone `claw-sandbox-init` binary and as `clawc`'s hidden
+//! `__sandbox-init` subcommand; both call [`run_from_args`].
+
+mod landlock;
+pub(crate) mod plan;
+mod supervise;
+
+use std::ffi::OsString;
+use std::fs::File;
+use std::io::Write;
+use std::os::fd::FromRawFd;
+use std::path::PathBuf;
+
+use plan::{InitPlan, InitStatus};
+
+/// How to start the init executable on the host side; it is bind-mounted read-only into the
+/// sandbox, so it must be a file the sandboxing user can read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InitExe {
+    pub path: PathBuf,
+    /// Arguments before init's own, e.g. `["__sandbox-init"]` when the init is `clawc` itself.
+    pub leading_args: Vec<String>,
+}
+
+impl InitExe {
+    /// Names a standalone init binary, overriding whatever the caller would use (e.g. to run
+    /// as an unprivileged user with a copy outside a private home directory).
+    pub const ENV_OVERRIDE: &'static str = "CLAWC_SANDBOX_INIT";
+
+    /// `$CLAWC_SANDBOX_INIT` (no leading arguments) when set, else `fallback`.
+    pub fn from_env_or(fallback: InitExe) -> InitExe {
+        match std::env::var_os(Self::ENV_OVERRIDE) {
+            Some(path) if !path.is_empty() => InitExe {
+                path: path.into(),
+                leading_args: Vec::new(),
+            },
+            _ => fallback,
+        }
+    }
+}
+
+/// Runs init with its arguments (without the program name or leading arguments) and returns
+/// the process exit code: the program's, 128 + signal, or 125 when init itself failed.
+pub fn run_from_args(args: Vec<OsString>) -> i32 {
+    let plan = match InitPlan::parse(args) {
+        Ok(plan) => plan,
+        Err(message) => {
+            complain(&message);
+            return 125;
+        }
+    };
+    // SAFETY: the host passes an fd it created for this purpose and nothing else in init uses
+    // it; taking ownership closes it before the program is started (it is CLOEXEC-free, so
+    // init must not leak it to the program).
+    let status_pipe = plan.status_fd.map(|fd| unsafe { File::from_raw_fd(fd) });
+    if let Some(pipe) = &status_pipe {
+        set_cloexec(pipe);
+    }
+    let status = match run(&plan) {
+        Ok(status) => status,
+        Err(message) => {
+            complain(&message);
+            InitStatus::Failed(message)
+        }
+    };
+    if let Some(mut pipe) = status_pipe {
+        // Nobody to tell if the host stopped listening; the exit code still carries the status.
+        let _ = pipe.write_all(status.encode().as_bytes());
+    }
+    status.exit_code()
+}
+
+fn run(plan: &InitPlan) -> Result<InitStatus, String> {
+    apply_rlimits(plan)?;
+    let bridge = match &plan.bridge_socket {
+        Some(socket) => Some(bridge::listen(socket)?),
+        None => None,
+    };
+    // Landlock's `restrict_self` also sets no_new_privs; set it first anyway, so a kernel
+    // without Landlock still gets it.
+    // SAFETY: prctl with constant arguments.
+    if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
+        return Err(format!("no_new_privs: {}", std::io::Error::last_os_error()));
+    }
+    landlock::restrict(plan).map_err(|err| format!("landlock: {err}"))?;
+    if let Some(bridge) = bridge {
+        bridge.serve()?;
+    }
+    supervise::run_program(&plan.program, &plan.args).map_err(|err| format!("supervise: {err}"))
+}
+
+fn apply_rlimits(plan: &InitPlan) -> Result<(), String> {
+    let limits = [
+        (libc::RLIMIT_CORE, Some(0)),
+        (libc::RLIMIT_AS, plan.rlimit_as),
+        (libc::RLIMIT_NPROC, plan.rlimit_nproc),
+    ];
+    for (resource, value) in limits {
+        let Some(value) = value else { continue };
+        let limit = libc::rlimit {
+            rlim_cur: value,
+            rlim_max: value,
+        };
+        // SAFETY: setrlimit with a valid, initialised struct.
+        if unsafe { libc::setrlimit(resource, &limit) } != 0 {
+            return Err(format!(
+                "setrlimit({resource}): {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn set_cloexec(file: &File) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: F_SETFD on an fd this process owns.
+    unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC) };
+}
+
+/// Init's only way to explain a failure to a person: the program's stderr.
+#[allow(
+    clippy::print_stderr,
+    reason = "init reports its own failures on stderr"
+)]
+fn complain(message: &str) {
+    eprintln!("clawc-sandbox-init: {message}");
+}
+
+mod bridge {
+    //! Seam to the egress bridge (`crate::bridge`): the listener is bound before Landlock and
+    //! served after it.
+    use std::path::{Path, PathBuf};
+
+    pub(super) struct Pending {
+        listener: std::net::TcpListener,
+        socket: PathBuf,
+    }
+
+    pub(super) fn listen(socket: &Path) -> Result<Pending, String> {
+        let listener = std::net::TcpListener::bind(crate::bridge::BRIDGE_ADDR)
+            .map_err(|err| format!("egress bridge: {err}"))?;
+        Ok(Pending {
+            listener,
+            socket: socket.to_owned(),
+        })
+    }
+
+    impl Pending {
+        pub(super) fn serve(self) -> Result<(), String> {
+            crate::bridge::spawn_bridge_on(self.listener, self.socket)
+                .map(drop)
+                .map_err(|err| format!("egress bridge: {err}"))
+        }
+    }
+}

@@ -1,1 +1,421 @@
-//! Native Linux backend: bubblewrap + seccomp + Landlock + cgroups/rlimits. Owner: native work.
+//! Native Linux backend: bubblewrap (namespaces, mounts) + a seccomp filter compiled here +
+//! Landlock and rlimits applied by the in-sandbox init + cgroups for memory, pids and CPU.
+//!
+//! Process tree: caller → `bwrap` (outer, in the sandbox's cgroups from before its exec) →
+//! init as PID 1 of the sandbox's PID namespace → the program. Killing init kills the
+//! namespace, so the whole tree goes with it.
+
+mod bwrap;
+mod cgroup;
+mod fds;
+mod seccomp;
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::fs::File;
+use std::io::Read;
+use std::os::fd::AsRawFd;
+use std::os::unix::process::ExitStatusExt;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use async_trait::async_trait;
+
+use crate::init::plan::{InitPlan, InitStatus};
+use crate::init::InitExe;
+use crate::policy::Policy;
+use crate::sandbox::{
+    BoxedRead, BoxedWrite, ExitReport, ExitStatus, LimitKind, Sandbox, SandboxChild,
+    SandboxCommand, SandboxError, Stdio, Unenforced,
+};
+use bwrap::{Layout, RootEntry};
+use cgroup::Cgroups;
+use seccomp::SeccompPrograms;
+
+/// Environment every sandboxed program starts from; the policy's variables override it.
+const BASE_ENV: &[(&str, &str)] = &[
+    ("PATH", "/usr/local/bin:/usr/bin:/bin"),
+    ("HOME", "/tmp"),
+    ("LANG", "C.UTF-8"),
+];
+
+/// The native backend. Build it once: it finds bubblewrap and compiles the seccomp filter up
+/// front, so a spawn does neither.
+#[derive(Debug)]
+pub struct NativeSandbox {
+    bwrap: PathBuf,
+    root: Vec<RootEntry>,
+    seccomp: SeccompPrograms,
+    init: InitExe,
+}
+
+impl NativeSandbox {
+    /// `init` says how to start the in-sandbox init; `$CLAWC_SANDBOX_INIT` overrides it.
+    pub fn new(init: InitExe) -> Result<Self, SandboxError> {
+        let init = InitExe::from_env_or(init);
+        if !init.path.is_file() {
+            return Err(SandboxError::Setup(format!(
+                "sandbox init {} is not a readable file (set {} to a copy the sandboxing user can read)",
+                init.path.display(),
+                InitExe::ENV_OVERRIDE
+            )));
+        }
+        let seccomp = seccomp::compile()
+            .map_err(|err| SandboxError::Setup(format!("seccomp filter: {err}")))?;
+        Ok(NativeSandbox {
+            bwrap: bwrap::locate_bwrap()?,
+            root: bwrap::host_root_entries(),
+            seccomp,
+            init,
+        })
+    }
+}
+
+/// What a spawn decided about the limits.
+struct LimitPlan {
+    cgroups: Option<Cgroups>,
+    rlimit_as: Option<u64>,
+    rlimit_nproc: Option<u64>,
+    unenforced: Vec<Unenforced>,
+}
+
+fn plan_limits(policy: &Policy) -> LimitPlan {
+    let limits = &policy.limits;
+    let (cgroups, coverage, refusals) = Cgroups::create(limits);
+    let mut unenforced = Vec::new();
+    let mut rlimit_as = None;
+    if !coverage.memory {
+        rlimit_as = Some(limits.memory_bytes);
+        unenforced.push(Unenforced {
+            limit: "memory",
+            reason: format!(
+                "{}; only a per-process address-space cap (RLIMIT_AS) applies, not one for the whole sandbox",
+                refusals.memory.unwrap_or_default()
+            ),
+        });
+    }
+    // RLIMIT_NPROC set inside the sandbox's own user namespace counts only the sandbox's
+    // processes, so it is a real per-sandbox pids limit, not just an approximation.
+    let rlimit_nproc = (!coverage.pids).then_some(u64::from(limits.pids));
+    if !coverage.cpu {
+        unenforced.push(Unenforced {
+            limit: "cpu",
+            reason: refusals.cpu.unwrap_or_default(),
+        });
+    }
+    for gap in &unenforced {
+        tracing::warn!(limit = gap.limit, reason = %gap.reason, "native sandbox cannot enforce this limit");
+    }
+    LimitPlan {
+        cgroups,
+        rlimit_as,
+        rlimit_nproc,
+        unenforced,
+    }
+}
+
+fn stdio(choice: Stdio) -> std::process::Stdio {
+    match choice {
+        Stdio::Inherit => std::process::Stdio::inherit(),
+        Stdio::Piped => std::process::Stdio::piped(),
+        Stdio::Null => std::process::Stdio::null(),
+    }
+}
+
+#[async_trait]
+impl Sandbox for NativeSandbox {
+    fn name(&self) -> &'static str {
+        "native"
+    }
+
+    async fn spawn(
+        &self,
+        command: SandboxCommand,
+        policy: &Policy,
+    ) -> Result<Box<dyn SandboxChild>, SandboxError> {
+        let started = Instant::now();
+        for mount in &policy.mounts {
+            bwrap::check_mount(mount)?;
+        }
+        if policy.network.is_enabled() {
+            return Err(SandboxError::Setup(
+                "network egress is not wired into the native backend yet".to_owned(),
+            ));
+        }
+        let mut env: BTreeMap<String, String> = BASE_ENV
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        env.extend(policy.env.clone());
+
+        let limits = plan_limits(policy);
+        let seccomp_deny = fds::pipe_with(&self.seccomp.deny)?;
+        let seccomp_clone3 = fds::pipe_with(&self.seccomp.clone3)?;
+        let (info_read, info_write) = fds::pipe()?;
+        let (status_read, status_write) = fds::pipe()?;
+
+        let plan = InitPlan {
+            read_only: policy
+                .mounts
+                .iter()
+                .filter(|m| !m.writable)
+                .map(|m| m.target.clone())
+                .collect(),
+            read_write: policy
+                .mounts
+                .iter()
+                .filter(|m| m.writable)
+                .map(|m| m.target.clone())
+                .collect(),
+            rlimit_as: limits.rlimit_as,
+            rlimit_nproc: limits.rlimit_nproc,
+            bridge_socket: None,
+            status_fd: Some(status_write.as_raw_fd()),
+            program: command.program.clone().into(),
+            args: command.args.iter().map(OsString::from).collect(),
+        };
+        let cwd = command.cwd.clone().unwrap_or_else(|| PathBuf::from("/tmp"));
+        let layout = Layout {
+            root: &self.root,
+            tmp_bytes: policy.limits.tmp_bytes,
+            mounts: &policy.mounts,
+            init_host_path: &self.init.path,
+            egress_socket: None,
+            cwd: &cwd,
+            env: &env,
+            seccomp_fds: [seccomp_deny.as_raw_fd(), seccomp_clone3.as_raw_fd()],
+            info_fd: info_write.as_raw_fd(),
+        };
+
+        let mut cmd = tokio::process::Command::new(&self.bwrap);
+        cmd.args(layout.args())
+            .args(&self.init.leading_args)
+            .args(plan.to_args())
+            .stdin(stdio(command.stdin))
+            .stdout(stdio(command.stdout))
+            .stderr(stdio(command.stderr))
+            .kill_on_drop(true);
+        let inherited = [
+            seccomp_deny.as_raw_fd(),
+            seccomp_clone3.as_raw_fd(),
+            info_write.as_raw_fd(),
+            status_write.as_raw_fd(),
+        ];
+        let cgroup_fds = limits
+            .cgroups
+            .as_ref()
+            .map(Cgroups::procs_fds)
+            .unwrap_or_default();
+        // SAFETY: the closure runs between fork and exec and only makes raw, async-signal-safe
+        // syscalls (write, fcntl) on fds that stay open in the parent until spawn returns.
+        unsafe {
+            cmd.pre_exec(move || {
+                cgroup::join_from_child(&cgroup_fds)?;
+                fds::inherit_in_child(&inherited)
+            });
+        }
+        let spawned = cmd.spawn();
+        // The child holds its copies now; the parent's must go, or EOF never comes.
+        drop((seccomp_deny, seccomp_clone3, info_write, status_write));
+        let mut child = match spawned {
+            Ok(child) => child,
+            Err(err) => {
+                if let Some(cgroups) = limits.cgroups {
+                    cgroups.remove();
+                }
+                return Err(SandboxError::Setup(format!(
+                    "cannot start {}: {err}",
+                    self.bwrap.display()
+                )));
+            }
+        };
+        Ok(Box::new(NativeChild {
+            bwrap_pid: child.id(),
+            stdin: child.stdin.take().map(|s| Box::new(s) as BoxedWrite),
+            stdout: child.stdout.take().map(|s| Box::new(s) as BoxedRead),
+            stderr: child.stderr.take().map(|s| Box::new(s) as BoxedRead),
+            child,
+            unenforced: limits.unenforced,
+            cgroups: limits.cgroups,
+            info: File::from(info_read),
+            status: File::from(status_read),
+            sandbox_init_pid: None,
+            started,
+            deadline: started + policy.limits.timeout,
+            report: None,
+        }))
+    }
+}
+
+struct NativeChild {
+    child: tokio::process::Child,
+    bwrap_pid: Option<u32>,
+    stdin: Option<BoxedWrite>,
+    stdout: Option<BoxedRead>,
+    stderr: Option<BoxedRead>,
+    unenforced: Vec<Unenforced>,
+    cgroups: Option<Cgroups>,
+    /// bubblewrap's `--info-fd`: the host pid of the sandbox's PID 1.
+    info: File,
+    /// Init's report of how the program ended.
+    status: File,
+    sandbox_init_pid: Option<i32>,
+    started: Instant,
+    deadline: Instant,
+    report: Option<ExitReport>,
+}
+
+impl std::fmt::Debug for NativeChild {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NativeChild")
+            .field("bwrap_pid", &self.bwrap_pid)
+            .field("unenforced", &self.unenforced)
+            .finish_non_exhaustive()
+    }
+}
+
+impl NativeChild {
+    /// Kills the sandbox's PID 1 (taking the namespace with it); bubblewrap then exits. Before
+    /// bubblewrap reported that pid, kill bubblewrap itself (`--die-with-parent` takes the
+    /// rest). The cgroups, when there are any, are swept as well.
+    fn kill_tree(&mut self) {
+        if self.sandbox_init_pid.is_none() {
+            self.sandbox_init_pid =
+                read_available(&mut self.info).and_then(|info| parse_child_pid(&info));
+        }
+        match self.sandbox_init_pid {
+            // SAFETY: kill on a pid bubblewrap reported for this sandbox; bubblewrap has not
+            // reaped it while it is still running, so the pid cannot have been reused.
+            Some(pid) => unsafe {
+                libc::kill(pid, libc::SIGKILL);
+            },
+            None => {
+                if let Some(pid) = self.bwrap_pid.and_then(|p| i32::try_from(p).ok()) {
+                    // SAFETY: kill on our own unreaped child.
+                    unsafe { libc::kill(pid, libc::SIGKILL) };
+                }
+            }
+        }
+        if let Some(cgroups) = &self.cgroups {
+            cgroups.kill_all();
+        }
+    }
+
+    async fn finish(&mut self) -> Result<ExitReport, SandboxError> {
+        let mut killed_by = None;
+        let bwrap_status =
+            match tokio::time::timeout_at(self.deadline.into(), self.child.wait()).await {
+                Ok(status) => status?,
+                Err(_) => {
+                    self.kill_tree();
+                    killed_by = Some(LimitKind::Timeout);
+                    self.child.wait().await?
+                }
+            };
+        let init_status =
+            read_available(&mut self.status).and_then(|text| InitStatus::decode(&text));
+        if let Some(cgroups) = self.cgroups.take() {
+            if killed_by.is_none() && cgroups.memory_killed() {
+                killed_by = Some(LimitKind::Memory);
+            }
+            let failed = !matches!(init_status, Some(InitStatus::Exited(0)));
+            if killed_by.is_none() && failed && cgroups.pids_exhausted() {
+                killed_by = Some(LimitKind::Pids);
+            }
+            cgroups.remove();
+        }
+        let status = match init_status {
+            Some(InitStatus::Exited(code)) => ExitStatus::Code(code),
+            Some(InitStatus::Signaled(signal)) => ExitStatus::Signal(signal),
+            Some(InitStatus::Failed(message)) => {
+                return Err(SandboxError::Setup(format!("sandbox init: {message}")))
+            }
+            // Init never reported: it was killed (by us or the OOM killer), or bubblewrap
+            // failed before starting it.
+            None if killed_by.is_some() => ExitStatus::Signal(libc::SIGKILL),
+            None => match (bwrap_status.code(), bwrap_status.signal()) {
+                (_, Some(signal)) => ExitStatus::Signal(signal),
+                (Some(code), None) if code > 128 => ExitStatus::Signal(code - 128),
+                (code, None) => {
+                    return Err(SandboxError::Setup(format!(
+                        "bubblewrap could not set up the sandbox (exit {}; its message is on the sandbox's stderr)",
+                        code.unwrap_or(-1)
+                    )))
+                }
+            },
+        };
+        Ok(ExitReport {
+            status,
+            killed_by,
+            elapsed: self.started.elapsed(),
+            egress: Vec::new(),
+        })
+    }
+}
+
+/// Reads what a non-blocking pipe holds right now.
+fn read_available(file: &mut File) -> Option<String> {
+    let mut text = String::new();
+    match file.read_to_string(&mut text) {
+        Ok(_) => Some(text),
+        Err(_) if !text.is_empty() => Some(text),
+        Err(_) => None,
+    }
+}
+
+/// bubblewrap's info: `{ "child-pid": 1234 }`.
+fn parse_child_pid(info: &str) -> Option<i32> {
+    let after = info.split("\"child-pid\"").nth(1)?;
+    let digits: String = after
+        .chars()
+        .skip_while(|c| !c.is_ascii_digit())
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
+
+#[async_trait]
+impl SandboxChild for NativeChild {
+    fn take_stdin(&mut self) -> Option<BoxedWrite> {
+        self.stdin.take()
+    }
+
+    fn take_stdout(&mut self) -> Option<BoxedRead> {
+        self.stdout.take()
+    }
+
+    fn take_stderr(&mut self) -> Option<BoxedRead> {
+        self.stderr.take()
+    }
+
+    fn unenforced(&self) -> &[Unenforced] {
+        &self.unenforced
+    }
+
+    async fn wait(&mut self) -> Result<ExitReport, SandboxError> {
+        if let Some(report) = &self.report {
+            return Ok(report.clone());
+        }
+        let report = self.finish().await?;
+        self.report = Some(report.clone());
+        Ok(report)
+    }
+
+    async fn kill(&mut self) -> Result<(), SandboxError> {
+        if self.report.is_none() {
+            self.kill_tree();
+        }
+        Ok(())
+    }
+}
+
+impl Drop for NativeChild {
+    fn drop(&mut self) {
+        if self.report.is_none() {
+            self.kill_tree();
+            if let Some(cgroups) = self.cgroups.take() {
+                cgroups.remove();
+            }
+        }
+    }
+}

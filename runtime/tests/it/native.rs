@@ -1,1 +1,398 @@
-//! Owned by the native work.
+//! The native backend against real bubblewrap, seccomp, Landlock and cgroups.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use claw_runtime::init::InitExe;
+use claw_runtime::native::NativeSandbox;
+use claw_runtime::policy::{Limits, Mount, Policy};
+use claw_runtime::sandbox::{ExitReport, ExitStatus, LimitKind, Sandbox, SandboxCommand, Stdio};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::support::require;
+
+fn sandbox() -> Option<NativeSandbox> {
+    let missing = (!Path::new("/usr/bin/bwrap").exists())
+        .then(|| "bwrap is not installed (apt-get install bubblewrap)".to_owned());
+    if !require("bubblewrap", missing) {
+        return None;
+    }
+    let init = InitExe {
+        path: PathBuf::from(env!("CARGO_BIN_EXE_claw-sandbox-init")),
+        leading_args: Vec::new(),
+    };
+    Some(NativeSandbox::new(init).expect("native sandbox"))
+}
+
+struct Run {
+    report: ExitReport,
+    stdout: String,
+    stderr: String,
+}
+
+async fn run_with(sandbox: &NativeSandbox, policy: &Policy, program: &str, args: &[&str]) -> Run {
+    let command = SandboxCommand::new(program, args.iter().copied());
+    let mut child = sandbox.spawn(command, policy).await.expect("spawn");
+    let mut stdout = child.take_stdout().expect("stdout piped");
+    let mut stderr = child.take_stderr().expect("stderr piped");
+    let (mut out, mut err) = (String::new(), String::new());
+    let (read_out, read_err, report) = tokio::join!(
+        stdout.read_to_string(&mut out),
+        stderr.read_to_string(&mut err),
+        child.wait()
+    );
+    read_out.expect("read stdout");
+    read_err.expect("read stderr");
+    Run {
+        report: report.expect("wait"),
+        stdout: out,
+        stderr: err,
+    }
+}
+
+async fn sh(sandbox: &NativeSandbox, policy: &Policy, script: &str) -> Run {
+    run_with(sandbox, policy, "sh", &["-c", script]).await
+}
+
+fn python(script: &str) -> Vec<&str> {
+    vec!["-c", script]
+}
+
+#[tokio::test]
+async fn exit_codes_are_the_programs() {
+    let Some(sandbox) = sandbox() else { return };
+    let policy = Policy::default();
+    let ok = run_with(&sandbox, &policy, "true", &[]).await;
+    assert_eq!(ok.report.status, ExitStatus::Code(0));
+    assert_eq!(ok.report.killed_by, None);
+    let failed = run_with(&sandbox, &policy, "false", &[]).await;
+    assert_eq!(failed.report.status, ExitStatus::Code(1));
+    let custom = sh(&sandbox, &policy, "exit 42").await;
+    assert_eq!(custom.report.exit_code(), 42);
+    let signalled = sh(&sandbox, &policy, "kill -TERM $$").await;
+    assert_eq!(signalled.report.status, ExitStatus::Signal(libc::SIGTERM));
+    let missing = run_with(&sandbox, &policy, "no-such-program", &[]).await;
+    assert_eq!(missing.report.status, ExitStatus::Code(127));
+    assert!(
+        missing.stderr.contains("no-such-program"),
+        "{}",
+        missing.stderr
+    );
+}
+
+#[tokio::test]
+async fn stdio_is_piped_both_ways() {
+    let Some(sandbox) = sandbox() else { return };
+    let mut command = SandboxCommand::new("sh", ["-c", "tr a-z A-Z; echo done >&2"]);
+    command.stdin = Stdio::Piped;
+    let mut child = sandbox.spawn(command, &Policy::default()).await.unwrap();
+    let mut stdin = child.take_stdin().unwrap();
+    stdin.write_all(b"hello sandbox\n").await.unwrap();
+    drop(stdin);
+    let mut out = String::new();
+    child
+        .take_stdout()
+        .unwrap()
+        .read_to_string(&mut out)
+        .await
+        .unwrap();
+    let mut err = String::new();
+    child
+        .take_stderr()
+        .unwrap()
+        .read_to_string(&mut err)
+        .await
+        .unwrap();
+    let report = child.wait().await.unwrap();
+    assert_eq!(out, "HELLO SANDBOX\n");
+    assert_eq!(err, "done\n");
+    assert_eq!(report.status, ExitStatus::Code(0));
+}
+
+#[tokio::test]
+async fn environment_is_exactly_the_policys() {
+    let Some(sandbox) = sandbox() else { return };
+    let mut policy = Policy::default();
+    policy.env.insert("GREETING".into(), "hi".into());
+    let run = run_with(&sandbox, &policy, "env", &[]).await;
+    let names: BTreeSet<&str> = run
+        .stdout
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, _)| k)
+        .collect();
+    // The test process has CARGO_*, HOME=/root, … — none of it may show up.
+    // bubblewrap adds PWD for the working directory; nothing of the host's may show up.
+    let expected: BTreeSet<&str> = ["GREETING", "HOME", "LANG", "PATH", "PWD"].into();
+    assert_eq!(names, expected, "{}", run.stdout);
+    assert!(run.stdout.contains("HOME=/tmp\n"));
+    assert!(run.stdout.contains("GREETING=hi\n"));
+}
+
+#[tokio::test]
+async fn only_usr_tmp_and_plumbing_are_visible() {
+    let Some(sandbox) = sandbox() else { return };
+    let run = sh(
+        &sandbox,
+        &Policy::default(),
+        "ls -A /; echo ---; ls /proc | grep -c '^[0-9]'; hostname; cat /etc/passwd; pwd",
+    )
+    .await;
+    let (root, rest) = run.stdout.split_once("---\n").unwrap();
+    let allowed: BTreeSet<&str> = [
+        "bin", "dev", "lib", "lib64", "proc", "run", "sbin", "tmp", "usr",
+    ]
+    .into();
+    let seen: BTreeSet<&str> = root.lines().collect();
+    assert!(
+        seen.is_subset(&allowed),
+        "unexpected entries in /: {seen:?}"
+    );
+    let mut rest = rest.lines();
+    let processes: u32 = rest.next().unwrap().parse().unwrap();
+    // init, sh, ls/grep: the host's processes are not there.
+    assert!(processes <= 4, "{processes} processes visible");
+    assert_eq!(rest.next(), Some("sandbox"));
+    assert_eq!(rest.next(), Some("/tmp"));
+    assert!(run.stderr.contains("/etc/passwd"), "{}", run.stderr);
+}
+
+#[tokio::test]
+async fn outside_tmp_is_read_only_and_tmp_is_not_executable() {
+    let Some(sandbox) = sandbox() else { return };
+    let run = sh(
+        &sandbox,
+        &Policy::default(),
+        "touch /usr/x 2>/dev/null && echo usr-writable; touch /x 2>/dev/null && echo root-writable; \
+         echo ok > /tmp/f && cat /tmp/f; printf '#!/bin/sh\\necho ran\\n' > /tmp/s; chmod +x /tmp/s; /tmp/s",
+    )
+    .await;
+    assert_eq!(run.stdout, "ok\n");
+    assert_eq!(run.report.status, ExitStatus::Code(126), "{}", run.stderr);
+}
+
+#[tokio::test]
+async fn declared_mounts_are_read_only_or_writable_as_declared() {
+    let Some(sandbox) = sandbox() else { return };
+    let data = tempfile::tempdir().unwrap();
+    std::fs::write(data.path().join("in.txt"), "input").unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let policy = Policy {
+        mounts: vec![
+            Mount {
+                source: data.path().into(),
+                target: "/data".into(),
+                writable: false,
+            },
+            Mount {
+                source: out.path().into(),
+                target: "/out".into(),
+                writable: true,
+            },
+        ],
+        ..Policy::default()
+    };
+    let run = sh(
+        &sandbox,
+        &policy,
+        "cat /data/in.txt; echo x > /data/in.txt 2>/dev/null && echo ro-writable; echo result > /out/r.txt",
+    )
+    .await;
+    assert_eq!(run.stdout, "input");
+    assert_eq!(run.report.status, ExitStatus::Code(0), "{}", run.stderr);
+    assert_eq!(
+        std::fs::read_to_string(data.path().join("in.txt")).unwrap(),
+        "input"
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.path().join("r.txt")).unwrap(),
+        "result\n"
+    );
+}
+
+#[tokio::test]
+async fn bad_mount_targets_are_refused() {
+    let Some(sandbox) = sandbox() else { return };
+    for target in ["relative", "/usr/lib", "/data/../etc", "/"] {
+        let policy = Policy {
+            mounts: vec![Mount {
+                source: "/tmp".into(),
+                target: target.into(),
+                writable: false,
+            }],
+            ..Policy::default()
+        };
+        let spawned = sandbox
+            .spawn(SandboxCommand::new("true", [""; 0]), &policy)
+            .await;
+        assert!(spawned.is_err(), "{target} was accepted");
+    }
+}
+
+#[tokio::test]
+async fn timeout_kills_the_whole_tree() {
+    let Some(sandbox) = sandbox() else { return };
+    let mut policy = Policy::default();
+    policy.limits.timeout = Duration::from_millis(300);
+    let run = sh(&sandbox, &policy, "sleep 31.4159 & sleep 31.4159").await;
+    assert_eq!(run.report.killed_by, Some(LimitKind::Timeout));
+    assert_eq!(run.report.exit_code(), 137);
+    assert!(run.report.elapsed < Duration::from_secs(2));
+    assert_eq!(host_processes_with_arg("31.4159"), 0);
+}
+
+#[tokio::test]
+async fn background_processes_do_not_outlive_the_sandbox() {
+    let Some(sandbox) = sandbox() else { return };
+    let run = sh(&sandbox, &Policy::default(), "sleep 27.1828 & echo started").await;
+    assert_eq!(run.stdout, "started\n");
+    assert_eq!(host_processes_with_arg("27.1828"), 0);
+}
+
+/// Host processes whose command line contains `needle` (scanning the host's /proc).
+fn host_processes_with_arg(needle: &str) -> usize {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter_map(|entry| std::fs::read(entry.path().join("cmdline")).ok())
+        .filter(|cmdline| String::from_utf8_lossy(cmdline).contains(needle))
+        .count()
+}
+
+#[tokio::test]
+async fn memory_hog_is_stopped() {
+    let Some(sandbox) = sandbox() else { return };
+    let mut policy = Policy::default();
+    policy.limits.memory_bytes = 48 << 20;
+    let run = run_with(
+        &sandbox,
+        &policy,
+        "python3",
+        &python("b = bytearray(300 << 20); b[::4096] = b'x' * len(b[::4096]); print('survived')"),
+    )
+    .await;
+    assert!(!run.stdout.contains("survived"));
+    let child_reported_memory = run.report.killed_by == Some(LimitKind::Memory);
+    let has_memory_cgroup = !sandbox_reports(&sandbox, "memory").await;
+    if has_memory_cgroup {
+        assert!(child_reported_memory, "{:?} {}", run.report, run.stderr);
+        assert_eq!(run.report.exit_code(), 137);
+    } else {
+        // Only RLIMIT_AS: the allocation fails inside the program.
+        assert!(run.stderr.contains("MemoryError"), "{}", run.stderr);
+    }
+}
+
+#[tokio::test]
+async fn fork_bomb_is_contained_by_the_pids_limit() {
+    let Some(sandbox) = sandbox() else { return };
+    let mut policy = Policy::default();
+    policy.limits.pids = 16;
+    let script = "import os, time\nn = 0\ntry:\n    while n < 1000:\n        if os.fork() == 0:\n            time.sleep(30)\n            os._exit(0)\n        n += 1\nexcept OSError:\n    pass\nprint(n)";
+    let run = run_with(&sandbox, &policy, "python3", &python(script)).await;
+    let forked: u32 = run
+        .stdout
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("{}", run.stderr));
+    assert!(forked < 16, "forked {forked} processes under a limit of 16");
+    assert!(run.report.elapsed < Duration::from_secs(2));
+}
+
+#[tokio::test]
+async fn seccomp_refuses_namespaces_ptrace_and_kernel_surface() {
+    let Some(sandbox) = sandbox() else { return };
+    let policy = Policy::default();
+    let unshare = run_with(&sandbox, &policy, "unshare", &["-U", "true"]).await;
+    assert_ne!(unshare.report.status, ExitStatus::Code(0));
+    assert!(
+        unshare.stderr.contains("Operation not permitted"),
+        "{}",
+        unshare.stderr
+    );
+
+    // Each probe prints the errno the syscall failed with.
+    let script = r#"
+import ctypes, os, socket
+libc = ctypes.CDLL(None, use_errno=True)
+def errno_of(nr, *args):
+    r = libc.syscall(nr, *args)
+    return 0 if r >= 0 else ctypes.get_errno()
+print("ptrace", errno_of(101, 0, 0, 0, 0))
+print("io_uring_setup", errno_of(425, 8, ctypes.create_string_buffer(120)))
+print("bpf", errno_of(321, 0, 0, 0))
+print("keyctl", errno_of(250, 0, 0, 0, 0))
+print("clone3", errno_of(435, 0, 0))
+print("clone_newuser", errno_of(56, 0x10000000 | 17, 0, 0, 0, 0))
+print("x32_ptrace", errno_of(0x40000000 + 521, 0, 0, 0, 0))
+print("tiocsti", errno_of(16, 0, 0x5412, ctypes.c_char_p(b"x")))
+try:
+    socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0); print("netlink", 0)
+except OSError as e:
+    print("netlink", e.errno)
+socket.socket(socket.AF_INET, socket.SOCK_STREAM).close(); print("inet", 0)
+"#;
+    let run = run_with(&sandbox, &policy, "python3", &python(script)).await;
+    assert_eq!(run.report.status, ExitStatus::Code(0), "{}", run.stderr);
+    let eperm = libc::EPERM.to_string();
+    let enosys = libc::ENOSYS.to_string();
+    for line in run.stdout.lines() {
+        let (probe, errno) = line.split_once(' ').unwrap();
+        let expected = match probe {
+            "clone3" => enosys.as_str(),
+            "inet" => "0",
+            _ => eperm.as_str(),
+        };
+        assert_eq!(errno, expected, "{probe}: {}", run.stdout);
+    }
+    assert_eq!(run.stdout.lines().count(), 10);
+}
+
+/// Whether the sandbox reports `limit` as unenforced in this environment.
+async fn sandbox_reports(sandbox: &NativeSandbox, limit: &str) -> bool {
+    let child = sandbox
+        .spawn(SandboxCommand::new("true", [""; 0]), &Policy::default())
+        .await
+        .unwrap();
+    let reported = child.unenforced().iter().any(|u| u.limit == limit);
+    let mut child = child;
+    child.wait().await.unwrap();
+    reported
+}
+
+#[tokio::test]
+async fn unenforced_limits_are_reported_never_dropped() {
+    let Some(sandbox) = sandbox() else { return };
+    let mut child = sandbox
+        .spawn(SandboxCommand::new("true", [""; 0]), &Policy::default())
+        .await
+        .unwrap();
+    let reported: BTreeSet<&str> = child.unenforced().iter().map(|u| u.limit).collect();
+    child.wait().await.unwrap();
+    let cgroups_writable = ["memory", "cpu"].map(|c| {
+        let probe = Path::new("/sys/fs/cgroup")
+            .join(c)
+            .join("clawc-probe-writable");
+        let ok = std::fs::create_dir(&probe).is_ok();
+        let _ = std::fs::remove_dir(&probe);
+        ok
+    });
+    if cgroups_writable == [true, true] {
+        assert!(reported.is_empty(), "{reported:?}");
+    } else if !Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        // No writable v1 cgroup and no v2 tree (e.g. `nobody` on this kind of machine).
+        assert_eq!(reported, ["cpu", "memory"].into());
+    }
+    for gap in child.unenforced() {
+        assert!(!gap.reason.is_empty());
+    }
+}
+
+#[tokio::test]
+async fn limits_default_is_sane_for_tests() {
+    // Guards the assumptions the tests above make about the defaults.
+    let limits = Limits::default();
+    assert!(limits.timeout >= Duration::from_secs(2));
+    assert!(limits.pids >= 16);
+}
