@@ -7,6 +7,7 @@
 
 mod bwrap;
 mod cgroup;
+mod egress;
 mod fds;
 mod seccomp;
 
@@ -137,16 +138,18 @@ impl Sandbox for NativeSandbox {
         for mount in &policy.mounts {
             bwrap::check_mount(mount)?;
         }
-        if policy.network.is_enabled() {
-            return Err(SandboxError::Setup(
-                "network egress is not wired into the native backend yet".to_owned(),
-            ));
-        }
         let mut env: BTreeMap<String, String> = BASE_ENV
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
         env.extend(policy.env.clone());
+        let egress = if policy.network.is_enabled() {
+            // The proxy settings win over the policy's variables: they are the only way out.
+            env.extend(crate::bridge::proxy_env());
+            Some(egress::Egress::start(&policy.network).await?)
+        } else {
+            None
+        };
 
         let limits = plan_limits(policy);
         let seccomp_deny = fds::pipe_with(&self.seccomp.deny)?;
@@ -169,7 +172,9 @@ impl Sandbox for NativeSandbox {
                 .collect(),
             rlimit_as: limits.rlimit_as,
             rlimit_nproc: limits.rlimit_nproc,
-            bridge_socket: None,
+            bridge_socket: egress
+                .as_ref()
+                .map(|_| PathBuf::from(bwrap::EGRESS_SOCKET_INSIDE)),
             status_fd: Some(status_write.as_raw_fd()),
             program: command.program.clone().into(),
             args: command.args.iter().map(OsString::from).collect(),
@@ -180,7 +185,7 @@ impl Sandbox for NativeSandbox {
             tmp_bytes: policy.limits.tmp_bytes,
             mounts: &policy.mounts,
             init_host_path: &self.init.path,
-            egress_socket: None,
+            egress_socket: egress.as_ref().map(egress::Egress::socket),
             cwd: &cwd,
             env: &env,
             seccomp_fds: [seccomp_deny.as_raw_fd(), seccomp_clone3.as_raw_fd()],
@@ -223,6 +228,9 @@ impl Sandbox for NativeSandbox {
                 if let Some(cgroups) = limits.cgroups {
                     cgroups.remove();
                 }
+                if let Some(egress) = egress {
+                    egress.shutdown().await;
+                }
                 return Err(SandboxError::Setup(format!(
                     "cannot start {}: {err}",
                     self.bwrap.display()
@@ -237,6 +245,7 @@ impl Sandbox for NativeSandbox {
             child,
             unenforced: limits.unenforced,
             cgroups: limits.cgroups,
+            egress,
             info: File::from(info_read),
             status: File::from(status_read),
             sandbox_init_pid: None,
@@ -255,6 +264,7 @@ struct NativeChild {
     stderr: Option<BoxedRead>,
     unenforced: Vec<Unenforced>,
     cgroups: Option<Cgroups>,
+    egress: Option<egress::Egress>,
     /// bubblewrap's `--info-fd`: the host pid of the sandbox's PID 1.
     info: File,
     /// Init's report of how the program ended.
@@ -324,6 +334,10 @@ impl NativeChild {
             }
             cgroups.remove();
         }
+        let egress = match self.egress.take() {
+            Some(egress) => egress.shutdown().await,
+            None => Vec::new(),
+        };
         let status = match init_status {
             Some(InitStatus::Exited(code)) => ExitStatus::Code(code),
             Some(InitStatus::Signaled(signal)) => ExitStatus::Signal(signal),
@@ -348,7 +362,7 @@ impl NativeChild {
             status,
             killed_by,
             elapsed: self.started.elapsed(),
-            egress: Vec::new(),
+            egress,
         })
     }
 }
@@ -415,6 +429,9 @@ impl Drop for NativeChild {
             self.kill_tree();
             if let Some(cgroups) = self.cgroups.take() {
                 cgroups.remove();
+            }
+            if let Some(egress) = self.egress.take() {
+                egress.discard();
             }
         }
     }

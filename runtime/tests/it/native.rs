@@ -4,9 +4,10 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use claw_runtime::egress::EgressOutcome;
 use claw_runtime::init::InitExe;
 use claw_runtime::native::NativeSandbox;
-use claw_runtime::policy::{Limits, Mount, Policy};
+use claw_runtime::policy::{EgressMode, Fixture, HostPattern, Mount, NetworkPolicy, Policy};
 use claw_runtime::sandbox::{ExitReport, ExitStatus, LimitKind, Sandbox, SandboxCommand, Stdio};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -390,9 +391,70 @@ async fn unenforced_limits_are_reported_never_dropped() {
 }
 
 #[tokio::test]
-async fn limits_default_is_sane_for_tests() {
-    // Guards the assumptions the tests above make about the defaults.
-    let limits = Limits::default();
-    assert!(limits.timeout >= Duration::from_secs(2));
-    assert!(limits.pids >= 16);
+async fn egress_goes_through_the_proxy_and_is_reported() {
+    let Some(sandbox) = sandbox() else { return };
+    let policy = Policy {
+        network: NetworkPolicy {
+            allow: vec![HostPattern {
+                host: "api.example.test".into(),
+                port: 80,
+            }],
+            mode: EgressMode::Replay(vec![Fixture {
+                method: "GET".into(),
+                url: "http://api.example.test/hello".into(),
+                request_body: None,
+                status: 200,
+                content_type: Some("text/plain".into()),
+                body: b"hi from replay".to_vec(),
+            }]),
+            ..NetworkPolicy::default()
+        },
+        ..Policy::default()
+    };
+    let script = r#"
+import urllib.request, urllib.error, socket
+print(urllib.request.urlopen("http://api.example.test/hello", timeout=5).read().decode())
+try:
+    urllib.request.urlopen("http://api.example.test/other", timeout=5)
+except urllib.error.HTTPError as e:
+    print("other", e.code)
+try:
+    socket.create_connection(("10.0.0.1", 80), timeout=1)
+except OSError as e:
+    print("direct", type(e).__name__)
+"#;
+    let run = run_with(&sandbox, &policy, "python3", &python(script)).await;
+    assert_eq!(run.report.status, ExitStatus::Code(0), "{}", run.stderr);
+    let mut lines = run.stdout.lines();
+    assert_eq!(lines.next(), Some("hi from replay"));
+    assert!(
+        lines.next().is_some_and(|l| l.starts_with("other ")),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        lines.next().is_some_and(|l| l.starts_with("direct ")),
+        "{}",
+        run.stdout
+    );
+    let outcomes: Vec<_> = run
+        .report
+        .egress
+        .iter()
+        .map(|e| (e.path.clone(), e.outcome.clone()))
+        .collect();
+    assert!(
+        outcomes.contains(&(
+            Some("/hello".into()),
+            EgressOutcome::Replayed { status: 200 }
+        )),
+        "{outcomes:?}"
+    );
+    assert!(
+        outcomes
+            .iter()
+            .any(|(path, outcome)| path.as_deref() == Some("/other")
+                && *outcome == EgressOutcome::Unmatched),
+        "{outcomes:?}"
+    );
 }
