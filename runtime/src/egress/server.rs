@@ -238,6 +238,7 @@ async fn serve_connection(stream: UnixStream, shared: Arc<Shared>, permit: Owned
     let connection = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout)
+        .max_header_size(limits.max_header_bytes)
         .max_buf_size(limits.max_header_bytes.max(8192))
         .max_headers(limits.max_headers)
         .half_close(true)
