@@ -14,11 +14,26 @@ pub async fn open(backend: Backend) -> Option<Box<dyn Sandbox>> {
 }
 
 fn native() -> Option<Box<dyn Sandbox>> {
-    require(
-        "native sandbox",
-        Some("the native backend has not landed on this branch".into()),
-    );
-    None
+    use claw_runtime::init::InitExe;
+    use claw_runtime::native::NativeSandbox;
+    let missing = (!std::path::Path::new("/usr/bin/bwrap").exists())
+        .then(|| "bwrap is not installed (apt-get install bubblewrap)".to_owned());
+    if !require("bubblewrap", missing) {
+        return None;
+    }
+    // `$CLAWC_SANDBOX_INIT` overrides this (scripts/attacks-unprivileged.sh points it at a copy
+    // that `nobody` can read).
+    let init = InitExe {
+        path: env!("CARGO_BIN_EXE_claw-sandbox-init").into(),
+        leading_args: Vec::new(),
+    };
+    match NativeSandbox::new(init) {
+        Ok(sandbox) => Some(Box::new(sandbox)),
+        Err(e) => {
+            require("native sandbox", Some(e.to_string()));
+            None
+        }
+    }
 }
 
 async fn docker() -> Option<Box<dyn Sandbox>> {
