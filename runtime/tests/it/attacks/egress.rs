@@ -11,12 +11,13 @@ use claw_runtime::policy::{Injection, SecretRule, SecretValue};
 use super::harness::{allow, base_policy, Ctx, Outcome, Script};
 use super::host::{token, HttpCatcher, TcpCatcher};
 
-/// Sends each argument (a request head with `\n` for line breaks) through the proxy as step
-/// `req<i>`.
+/// Sends each argument (a request head with `\n` for line breaks, then optionally a blank line
+/// and a body) through the proxy as step `req<i>`.
 const THROUGH_PROXY: &str = r#"
 result("proxy", os.environ.get("HTTP_PROXY", "unset"))
-for i, head in enumerate(ARGS):
-    via_proxy(f"req{i}", head.replace("\n", "\r\n") + "\r\n\r\n")
+for i, request in enumerate(ARGS):
+    head, _, body = request.partition("\n\n")
+    via_proxy(f"req{i}", head.replace("\n", "\r\n") + "\r\n\r\n" + body)
 "#;
 
 fn get(url: &str, host_header: &str) -> String {
@@ -214,6 +215,7 @@ pub async fn placeholder_to_wrong_host(cx: Ctx) {
     policy.env.insert("API_TOKEN".into(), placeholder.clone());
 
     let url = |c: &HttpCatcher, path: &str| format!("http://{}{path}", c.addr);
+    let body = format!("{{\"key\": \"{placeholder}\"}}");
     let auth = |c: &HttpCatcher, path: &str| {
         format!(
             "GET {} HTTP/1.1\nHost: {}\nAuthorization: Bearer {placeholder}\nConnection: close",
@@ -226,11 +228,17 @@ pub async fn placeholder_to_wrong_host(cx: Ctx) {
         auth(&owner, "/owner"),
         // 1: the allowed-but-wrong host without a placeholder gets through (the path works) …
         get(&url(&other, "/plain"), &other.addr.to_string()),
-        // 2, 3: … but with the placeholder, in a header or in the query, it is refused.
+        // 2, 3, 4: … but with the placeholder, in a header, the query or the body, it is refused.
         auth(&other, "/header"),
         get(
             &url(&other, &format!("/query?key={placeholder}")),
             &other.addr.to_string(),
+        ),
+        format!(
+            "POST {} HTTP/1.1\nHost: {}\nContent-Type: application/json\nContent-Length: {}\nConnection: close\n\n{body}",
+            url(&other, "/body"),
+            other.addr,
+            body.len(),
         ),
     ];
     let out = cx.run(&script(&requests), &policy).await;
@@ -240,6 +248,7 @@ pub async fn placeholder_to_wrong_host(cx: Ctx) {
         .assert_ok("req1")
         .assert_denied("req2")
         .assert_denied("req3")
+        .assert_denied("req4")
         .assert_absent(&secret);
     let owner_saw = owner.requests();
     assert!(
