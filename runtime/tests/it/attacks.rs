@@ -72,6 +72,7 @@ attack_suite! {
     kernel::kernel_attack_surface,
     kernel::setuid_binaries,
     kernel::raw_sockets,
+    kernel::host_kernel_knobs,
     network::connect_host_loopback,
     network::connect_host_loopback_ipv6,
     network::connect_private_addresses,

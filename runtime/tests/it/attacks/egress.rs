@@ -142,6 +142,16 @@ pub async fn proxy_name_resolving_to_loopback(cx: Ctx) {
     );
     assert_all_denied(&out, requests.len());
     assert_denial_for(&out, "localhost", port);
+    // Every form was allowlisted, so each refusal must come from the address check, not from
+    // an allowlist that happened to spell the host differently.
+    let allowlist_refusals: Vec<_> = denials(&out)
+        .into_iter()
+        .filter(|e| matches!(&e.outcome, EgressOutcome::Denied { reason } if reason.contains("allowlist")))
+        .collect();
+    assert!(
+        allowlist_refusals.is_empty(),
+        "refused by the allowlist instead of the address check: {allowlist_refusals:?}"
+    );
 }
 
 pub async fn proxy_connect_tunnel_to_loopback(cx: Ctx) {

@@ -323,3 +323,27 @@ pub async fn raw_sockets(cx: Ctx) {
         cx.control(&script).await.assert_ok("packet");
     }
 }
+
+/// The host-wide knobs behind classic container escapes: a core-dump or uevent helper runs as
+/// host root, a cgroup release agent too, sysrq drives the kernel. Each is opened for writing
+/// and closed at once — being allowed to open one is the escape; nothing is ever written.
+const KERNEL_KNOBS: &str = r#"
+for i, path in enumerate(["/proc/sys/kernel/core_pattern", "/proc/sys/kernel/modprobe",
+                          "/proc/sysrq-trigger", "/sys/kernel/uevent_helper",
+                          "/sys/fs/cgroup/memory/release_agent", "/sys/fs/cgroup/release_agent",
+                          "/proc/sys/vm/drop_caches"]):
+    attempt(f"knob{i}", lambda path=path: os.close(os.open(path, os.O_WRONLY)))
+"#;
+
+pub async fn host_kernel_knobs(cx: Ctx) {
+    let script = Script::py(KERNEL_KNOBS);
+    let out = cx.run(&script, &base_policy()).await;
+    out.assert_completed();
+    for i in 0..7 {
+        out.assert_denied(&format!("knob{i}"));
+    }
+    if running_as_root() {
+        // Opening (never writing) is harmless; bare on the host, root may open them.
+        cx.control(&script).await.assert_ok("knob0");
+    }
+}
