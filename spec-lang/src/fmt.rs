@@ -16,7 +16,9 @@ use crate::Diagnostic;
 pub(crate) fn format(source: &str) -> Result<String, Vec<Diagnostic>> {
     let (file, diagnostics) = crate::parse(source);
     match file {
-        Some(file) if !diagnostics.iter().any(Diagnostic::is_error) => Ok(layout::file(source, &file)),
+        Some(file) if !diagnostics.iter().any(Diagnostic::is_error) => {
+            Ok(layout::file(source, &file))
+        }
         _ => Err(diagnostics),
     }
 }

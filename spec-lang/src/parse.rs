@@ -42,12 +42,22 @@ pub(crate) fn parse(source: &str) -> (Option<ast::File>, Vec<Diagnostic>) {
     let mut diagnostics = lower.diagnostics;
     let Some(integration) = integration else {
         diagnostics.push(
-            Diagnostic::error(codes::INTERNAL, "internal error: the parser could not build a tree", crate::Span::new(0, 0))
-                .with_label("while reading this file")
-                .with_help("this is a bug in clawc; please report it with the spec that triggers it"),
+            Diagnostic::error(
+                codes::INTERNAL,
+                "internal error: the parser could not build a tree",
+                crate::Span::new(0, 0),
+            )
+            .with_label("while reading this file")
+            .with_help("this is a bug in clawc; please report it with the spec that triggers it"),
         );
         return (None, diagnostics);
     };
     diagnostics.sort_by_key(|diagnostic| diagnostic.span);
-    (Some(ast::File { integration, comments: scan.comments }), diagnostics)
+    (
+        Some(ast::File {
+            integration,
+            comments: scan.comments,
+        }),
+        diagnostics,
+    )
 }

@@ -16,16 +16,22 @@ pub(super) fn file(source: &str, file: &File) -> String {
 fn integration(p: &mut Printer<'_>, integration: &Integration) {
     p.comments_before(integration.span.start);
     let open = format!("integration {} {{", integration.name.node);
-    p.block(&open, integration.span.start, integration.span.end, "}", |p| {
-        let mut previous: Option<&Item> = None;
-        for item in &integration.items {
-            if previous.is_some_and(|previous| !(is_header(previous) && is_header(item))) {
-                p.blank_line();
+    p.block(
+        &open,
+        integration.span.start,
+        integration.span.end,
+        "}",
+        |p| {
+            let mut previous: Option<&Item> = None;
+            for item in &integration.items {
+                if previous.is_some_and(|previous| !(is_header(previous) && is_header(item))) {
+                    p.blank_line();
+                }
+                self::item(p, item);
+                previous = Some(item);
             }
-            self::item(p, item);
-            previous = Some(item);
-        }
-    });
+        },
+    );
 }
 
 /// `version`, `summary` and `target` form the header and are not separated by blank lines.
@@ -93,32 +99,52 @@ fn secret(p: &mut Printer<'_>, secret: &Secret) {
 }
 
 fn strings(values: &[Spanned<String>]) -> String {
-    values.iter().map(|value| quote(&value.node)).collect::<Vec<_>>().join(", ")
+    values
+        .iter()
+        .map(|value| quote(&value.node))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn network(p: &mut Printer<'_>, network: &Network) {
     p.comments_before(network.span.start);
-    p.block("network {", network.span.start, network.span.end, "}", |p| {
-        for host in &network.allow {
-            p.comments_before(host.span.start);
-            p.line(&format!("allow {}", quote(&host.node)), host.span.end);
-        }
-    });
+    p.block(
+        "network {",
+        network.span.start,
+        network.span.end,
+        "}",
+        |p| {
+            for host in &network.allow {
+                p.comments_before(host.span.start);
+                p.line(&format!("allow {}", quote(&host.node)), host.span.end);
+            }
+        },
+    );
 }
 
 fn filesystem(p: &mut Printer<'_>, filesystem: &Filesystem) {
     p.comments_before(filesystem.span.start);
-    p.block("filesystem {", filesystem.span.start, filesystem.span.end, "}", |p| {
-        for mount in &filesystem.mounts {
-            p.comments_before(mount.span.start);
-            let mode = match mount.mode.node {
-                MountMode::ReadOnly => "ro",
-                MountMode::ReadWrite => "rw",
-            };
-            let text = format!("mount {} at {} {mode}", quote(&mount.source.node), quote(&mount.target.node));
-            p.line(&text, mount.span.end);
-        }
-    });
+    p.block(
+        "filesystem {",
+        filesystem.span.start,
+        filesystem.span.end,
+        "}",
+        |p| {
+            for mount in &filesystem.mounts {
+                p.comments_before(mount.span.start);
+                let mode = match mount.mode.node {
+                    MountMode::ReadOnly => "ro",
+                    MountMode::ReadWrite => "rw",
+                };
+                let text = format!(
+                    "mount {} at {} {mode}",
+                    quote(&mount.source.node),
+                    quote(&mount.target.node)
+                );
+                p.line(&text, mount.span.end);
+            }
+        },
+    );
 }
 
 fn limits(p: &mut Printer<'_>, limits: &Limits) {
@@ -126,7 +152,10 @@ fn limits(p: &mut Printer<'_>, limits: &Limits) {
     p.block("limits {", limits.span.start, limits.span.end, "}", |p| {
         for entry in &limits.entries {
             p.comments_before(entry.span.start);
-            p.line(&format!("{} {}", entry.key.node, quantity(&entry.value.node)), entry.span.end);
+            p.line(
+                &format!("{} {}", entry.key.node, quantity(&entry.value.node)),
+                entry.span.end,
+            );
         }
     });
 }
@@ -142,7 +171,13 @@ fn type_def(p: &mut Printer<'_>, type_def: &TypeDef) {
         TypeKind::Record(fields) if type_def.ty.constraints.is_empty() => {
             record(p, &format!("type {name} "), fields, "");
         }
-        _ => type_expr(p, format!("type {name} = "), &type_def.ty, String::new(), type_def.span.end),
+        _ => type_expr(
+            p,
+            format!("type {name} = "),
+            &type_def.ty,
+            String::new(),
+            type_def.span.end,
+        ),
     }
 }
 
@@ -153,18 +188,33 @@ fn record(p: &mut Printer<'_>, prefix: &str, record: &Record, suffix: &str) {
         return p.line(&format!("{prefix}{{}}{suffix}"), record.span.end);
     }
     let open = format!("{prefix}{{");
-    p.block(&open, record.span.start, record.span.end, &format!("}}{suffix}"), |p| {
-        for field in &record.fields {
-            self::field(p, field);
-        }
-    });
+    p.block(
+        &open,
+        record.span.start,
+        record.span.end,
+        &format!("}}{suffix}"),
+        |p| {
+            for field in &record.fields {
+                self::field(p, field);
+            }
+        },
+    );
 }
 
 fn field(p: &mut Printer<'_>, field: &Field) {
-    p.comments_before(field.span.start);
+    let doc_lines = field.doc.as_ref().map_or(0, |doc| doc.split('\n').count());
+    p.comments_before_field(field.span.start, doc_lines);
     let mark = if field.optional { "?" } else { "" };
-    let default = field.default.as_ref().map_or_else(String::new, |default| format!(" = {}", inline_value(default)));
-    type_expr(p, format!("{}{mark}: ", field.name.node), &field.ty, default, field.span.end);
+    let default = field.default.as_ref().map_or_else(String::new, |default| {
+        format!(" = {}", inline_value(default))
+    });
+    type_expr(
+        p,
+        format!("{}{mark}: ", field.name.node),
+        &field.ty,
+        default,
+        field.span.end,
+    );
 }
 
 /// Prints `prefix TYPE constraints suffix`, over several lines when the type holds a record.
@@ -173,10 +223,16 @@ fn type_expr(p: &mut Printer<'_>, prefix: String, ty: &TypeExpr, suffix: String,
     match &ty.kind {
         TypeKind::Name(name) => p.line(&format!("{prefix}{}{suffix}", name.node), end),
         TypeKind::Union(literals) => {
-            let union = literals.iter().map(|literal| self::literal(&literal.node)).collect::<Vec<_>>().join(" | ");
+            let union = literals
+                .iter()
+                .map(|literal| self::literal(&literal.node))
+                .collect::<Vec<_>>()
+                .join(" | ");
             p.line(&format!("{prefix}{union}{suffix}"), end);
         }
-        TypeKind::List(inner) => type_expr(p, format!("{prefix}["), inner, format!("]{suffix}"), end),
+        TypeKind::List(inner) => {
+            type_expr(p, format!("{prefix}["), inner, format!("]{suffix}"), end)
+        }
         TypeKind::Record(fields) => record(p, &prefix, fields, &suffix),
     }
 }
@@ -196,7 +252,12 @@ fn constraints(constraints: &[Constraint]) -> String {
         out.push_str(&constraint.name.node);
         // Only `unique` may be written without parentheses.
         if !(constraint.args.is_empty() && constraint.name.node == "unique") {
-            let args = constraint.args.iter().map(inline_value).collect::<Vec<_>>().join(", ");
+            let args = constraint
+                .args
+                .iter()
+                .map(inline_value)
+                .collect::<Vec<_>>()
+                .join(", ");
             out.push_str(&format!("({args})"));
         }
     }
@@ -225,11 +286,17 @@ fn tool_item(p: &mut Printer<'_>, item: &ToolItem) {
         }
         ToolItem::Rate(rate) => {
             p.comments_before(rate.span.start);
-            p.line(&format!("rate {} per {}", rate.count.node, rate.per.node), rate.span.end);
+            p.line(
+                &format!("rate {} per {}", rate.count.node, rate.per.node),
+                rate.span.end,
+            );
         }
         ToolItem::Timeout(timeout) => {
             p.comments_before(timeout.span.start);
-            p.line(&format!("timeout {}", quantity(&timeout.node)), timeout.span.end);
+            p.line(
+                &format!("timeout {}", quantity(&timeout.node)),
+                timeout.span.end,
+            );
         }
     }
 }
@@ -252,7 +319,10 @@ fn example(p: &mut Printer<'_>, example: &Example) {
             Some(Expect::Output(output)) => value(p, "expect ", output, ""),
             Some(Expect::Error(message)) => {
                 p.comments_before(message.span.start);
-                p.line(&format!("expect error {}", quote(&message.node)), message.span.end);
+                p.line(
+                    &format!("expect error {}", quote(&message.node)),
+                    message.span.end,
+                );
             }
             None => {}
         }
@@ -262,16 +332,29 @@ fn example(p: &mut Printer<'_>, example: &Example) {
 /// `http METHOD "url"`, then the request body and the response one level deeper.
 fn http(p: &mut Printer<'_>, fixture: &HttpFixture) {
     p.comments_before(fixture.span.start);
-    p.line(&format!("http {} {}", fixture.method.node, quote(&fixture.url.node)), fixture.url.span.end);
+    p.line(
+        &format!("http {} {}", fixture.method.node, quote(&fixture.url.node)),
+        fixture.url.span.end,
+    );
     p.indented(|p| {
         if let Some(body) = &fixture.request_body {
             p.comments_before(body.span.start);
-            value(p, &format!("body {} ", body_kind(body.kind)), &body.value, "");
+            value(
+                p,
+                &format!("body {} ", body_kind(body.kind)),
+                &body.value,
+                "",
+            );
         }
         p.comments_before(fixture.status.span.start);
         let status = format!("-> {}", fixture.status.node);
         match &fixture.response {
-            Some(body) => value(p, &format!("{status} {} ", body_kind(body.kind)), &body.value, ""),
+            Some(body) => value(
+                p,
+                &format!("{status} {} ", body_kind(body.kind)),
+                &body.value,
+                "",
+            ),
             None => p.line(&status, fixture.status.span.end),
         }
     });
@@ -288,23 +371,36 @@ fn body_kind(kind: BodyKind) -> &'static str {
 fn value(p: &mut Printer<'_>, prefix: &str, value: &Value, suffix: &str) {
     p.comments_before(value.span.start);
     let inline = inline_value(value);
-    let width = p.indent_width() + prefix.chars().count() + inline.chars().count() + suffix.chars().count();
+    let width =
+        p.indent_width() + prefix.chars().count() + inline.chars().count() + suffix.chars().count();
     let fits = width <= MAX_WIDTH && !p.has_comment_within(value.span);
     match &value.kind {
         ValueKind::List(items) if !fits && !items.is_empty() => {
-            p.block(&format!("{prefix}["), value.span.start, value.span.end, &format!("]{suffix}"), |p| {
-                for item in items {
-                    self::value(p, "", item, ",");
-                }
-            });
+            p.block(
+                &format!("{prefix}["),
+                value.span.start,
+                value.span.end,
+                &format!("]{suffix}"),
+                |p| {
+                    for item in items {
+                        self::value(p, "", item, ",");
+                    }
+                },
+            );
         }
         ValueKind::Object(entries) if !fits && !entries.is_empty() => {
-            p.block(&format!("{prefix}{{"), value.span.start, value.span.end, &format!("}}{suffix}"), |p| {
-                for (name, entry) in entries {
-                    p.comments_before(name.span.start);
-                    self::value(p, &format!("{}: ", key(&name.node)), entry, ",");
-                }
-            });
+            p.block(
+                &format!("{prefix}{{"),
+                value.span.start,
+                value.span.end,
+                &format!("}}{suffix}"),
+                |p| {
+                    for (name, entry) in entries {
+                        p.comments_before(name.span.start);
+                        self::value(p, &format!("{}: ", key(&name.node)), entry, ",");
+                    }
+                },
+            );
         }
         _ => p.line(&format!("{prefix}{inline}{suffix}"), value.span.end),
     }
@@ -316,11 +412,20 @@ fn inline_value(value: &Value) -> String {
         ValueKind::Bool(flag) => flag.to_string(),
         ValueKind::Number(number) | ValueKind::Word(number) => number.clone(),
         ValueKind::String(text) => quote(text),
-        ValueKind::List(items) => format!("[{}]", items.iter().map(inline_value).collect::<Vec<_>>().join(", ")),
+        ValueKind::List(items) => format!(
+            "[{}]",
+            items
+                .iter()
+                .map(inline_value)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
         ValueKind::Object(entries) if entries.is_empty() => "{}".to_owned(),
         ValueKind::Object(entries) => {
-            let entries: Vec<String> =
-                entries.iter().map(|(name, entry)| format!("{}: {}", key(&name.node), inline_value(entry))).collect();
+            let entries: Vec<String> = entries
+                .iter()
+                .map(|(name, entry)| format!("{}: {}", key(&name.node), inline_value(entry)))
+                .collect();
             format!("{{ {} }}", entries.join(", "))
         }
         ValueKind::File(path) => format!("file({})", quote(&path.node)),

@@ -16,7 +16,9 @@ pub(super) fn quote(value: &str) -> String {
             '\t' => out.push_str("\\t"),
             '\u{8}' => out.push_str("\\b"),
             '\u{c}' => out.push_str("\\f"),
-            control if control.is_ascii_control() => out.push_str(&format!("\\u{:04x}", u32::from(control))),
+            control if control.is_ascii_control() => {
+                out.push_str(&format!("\\u{:04x}", u32::from(control)))
+            }
             other => out.push(other),
         }
     }
@@ -31,7 +33,10 @@ pub(super) fn prose(value: &str, indent: &str) -> String {
 }
 
 fn triple(value: &str, indent: &str) -> Option<String> {
-    let representable = !value.contains("\"\"\"") && !value.chars().any(|c| c.is_ascii_control() && c != '\n' && c != '\t');
+    let representable = !value.contains("\"\"\"")
+        && !value
+            .chars()
+            .any(|c| c.is_ascii_control() && c != '\n' && c != '\t');
     if !representable {
         return None;
     }
@@ -52,7 +57,9 @@ fn triple(value: &str, indent: &str) -> Option<String> {
 /// An object key: bare when it is a plain identifier, quoted otherwise.
 pub(super) fn key(name: &str) -> String {
     let mut chars = name.chars();
-    let identifier = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    let identifier = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
     if identifier {
         name.to_owned()

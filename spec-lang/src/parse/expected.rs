@@ -23,21 +23,41 @@ pub(super) fn syntax_error(source: &str, error: &pest::error::Error<Rule>) -> Di
     }
     let found = token_at(source, at);
     let span = Span::new(at, at + found.len());
-    let found_text = if found.is_empty() { "end of file".to_owned() } else { format!("`{}`", found.escape_debug()) };
+    let found_text = if found.is_empty() {
+        "end of file".to_owned()
+    } else {
+        format!("`{}`", found.escape_debug())
+    };
 
     if source.trim_start_matches('\u{feff}').trim().is_empty() {
         return Diagnostic::error(codes::SYNTAX_ERROR, "the file is empty", span)
             .with_label("expected `integration NAME { ... }`")
             .with_help("a spec declares one integration named after its file, e.g. `integration github_issues { version \"0.1.0\" }`");
     }
-    let wanted = if expected.is_empty() { "something else".to_owned() } else { one_of(&expected) };
+    let wanted = if expected.is_empty() {
+        "something else".to_owned()
+    } else {
+        one_of(&expected)
+    };
     // A long list is already in the message; the label under the source stays short.
-    let label = if expected.len() <= 3 { format!("expected {wanted}") } else { "not valid here".to_owned() };
-    let diagnostic =
-        Diagnostic::error(codes::SYNTAX_ERROR, format!("expected {wanted}, found {found_text}"), span).with_label(label);
+    let label = if expected.len() <= 3 {
+        format!("expected {wanted}")
+    } else {
+        "not valid here".to_owned()
+    };
+    let diagnostic = Diagnostic::error(
+        codes::SYNTAX_ERROR,
+        format!("expected {wanted}, found {found_text}"),
+        span,
+    )
+    .with_label(label);
     match suggestion(found, rules) {
         Some(keyword) => diagnostic.with_help(format!("did you mean `{keyword}`?")),
-        None => diagnostic.with_help(generic_help(source.get(..at).unwrap_or_default(), found, rules)),
+        None => diagnostic.with_help(generic_help(
+            source.get(..at).unwrap_or_default(),
+            found,
+            rules,
+        )),
     }
 }
 
@@ -58,13 +78,20 @@ fn suggestion(found: &str, rules: &[Rule]) -> Option<&'static str> {
 /// `before` is the source up to the error.
 fn generic_help(before: &str, found: &str, rules: &[Rule]) -> String {
     if rules.contains(&Rule::EOI) && found.starts_with("integration") {
-        return "a file holds exactly one integration; put the second one in its own file".to_owned();
+        return "a file holds exactly one integration; put the second one in its own file"
+            .to_owned();
     }
-    if rules.iter().any(|rule| matches!(rule, Rule::quantity | Rule::quantity_number)) && (found.starts_with(|c: char| c.is_ascii_alphabetic()) || unit_after_space(before)) {
-        return "write the unit right after the number, without a space: `128MiB`, `20s`".to_owned();
+    if rules
+        .iter()
+        .any(|rule| matches!(rule, Rule::quantity | Rule::quantity_number))
+        && (found.starts_with(|c: char| c.is_ascii_alphabetic()) || unit_after_space(before))
+    {
+        return "write the unit right after the number, without a space: `128MiB`, `20s`"
+            .to_owned();
     }
     if rules.contains(&Rule::rbrace) && found == "}" {
-        return "a `{` was opened without being closed, or a `}` is missing before this one".to_owned();
+        return "a `{` was opened without being closed, or a `}` is missing before this one"
+            .to_owned();
     }
     "see `clawc explain E0001` and docs/language.md for the syntax of each construct".to_owned()
 }
@@ -73,7 +100,9 @@ fn generic_help(before: &str, found: &str, rules: &[Rule]) -> String {
 fn unit_after_space(before: &str) -> bool {
     let trimmed = before.trim_end();
     let word = trimmed.trim_end_matches(|c: char| c.is_ascii_alphabetic());
-    word.len() < trimmed.len() && word.ends_with([' ', '\t']) && word.trim_end().ends_with(|c: char| c.is_ascii_digit())
+    word.len() < trimmed.len()
+        && word.ends_with([' ', '\t'])
+        && word.trim_end().ends_with(|c: char| c.is_ascii_digit())
 }
 
 /// The text of the token at `at`, for "found ..." (a word, a quoted string's start, one character).
@@ -81,7 +110,9 @@ fn token_at(source: &str, at: usize) -> &str {
     let Some(rest) = source.get(at..) else {
         return "";
     };
-    let word_len = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len());
+    let word_len = rest
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or(rest.len());
     if word_len > 0 {
         return &rest[..word_len.min(40)];
     }
@@ -100,7 +131,10 @@ fn one_of(names: &[&str]) -> String {
 fn keyword(rule: Rule) -> Option<&'static str> {
     let name = describe(rule);
     let inner = name.strip_prefix('`')?.strip_suffix('`')?;
-    inner.chars().all(|c| c.is_ascii_lowercase() || c == '_').then_some(inner)
+    inner
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c == '_')
+        .then_some(inner)
 }
 
 /// How a rule is called in messages. Exhaustive, so a new rule cannot go unnamed.

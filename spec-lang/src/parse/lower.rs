@@ -25,11 +25,17 @@ struct Children<'i> {
 
 impl<'i> Children<'i> {
     fn of(pair: P<'i>) -> Self {
-        Self { pairs: pair.into_inner().peekable() }
+        Self {
+            pairs: pair.into_inner().peekable(),
+        }
     }
 
     fn skip_tokens(&mut self) {
-        while self.pairs.peek().is_some_and(|pair| is_token(pair.as_rule())) {
+        while self
+            .pairs
+            .peek()
+            .is_some_and(|pair| is_token(pair.as_rule()))
+        {
             self.pairs.next();
         }
     }
@@ -99,10 +105,13 @@ fn is_token(rule: Rule) -> bool {
     )
 }
 
-
 impl<'s> Lower<'s> {
     pub(super) fn new(source: &'s str, comments: &'s [Comment]) -> Self {
-        Self { source, comments, diagnostics: Vec::new() }
+        Self {
+            source,
+            comments,
+            diagnostics: Vec::new(),
+        }
     }
 
     pub(super) fn file(&mut self, pair: P<'_>) -> Option<Integration> {
@@ -111,10 +120,12 @@ impl<'s> Lower<'s> {
     }
 
     fn integration(&mut self, pair: P<'_>) -> Option<Integration> {
-        let span = span_of(&pair);
+        let span = self.span_of(&pair);
         let mut children = Children::of(pair);
-        let name = ident(children.next_of(Rule::ident)?);
-        let items = children.map(|item| self.item(item)).collect::<Option<_>>()?;
+        let name = self.ident(children.next_of(Rule::ident)?);
+        let items = children
+            .map(|item| self.item(item))
+            .collect::<Option<_>>()?;
         Some(Integration { name, items, span })
     }
 
@@ -124,12 +135,12 @@ impl<'s> Lower<'s> {
         Some(match rule {
             Rule::version => Item::Version(self.string(children.next_of(Rule::string)?)?),
             Rule::summary => Item::Summary(self.string(children.next_of(Rule::string)?)?),
-            Rule::target => Item::Target(ident(children.next_of(Rule::ident)?)),
+            Rule::target => Item::Target(self.ident(children.next_of(Rule::ident)?)),
             Rule::intent => Item::Intent(self.string(children.next_of(Rule::string)?)?),
             Rule::secret => Item::Secret(self.secret(pair)?),
             Rule::network => Item::Network(self.network(pair)?),
             Rule::filesystem => Item::Filesystem(self.filesystem(pair)?),
-            Rule::limits => Item::Limits(limits(pair)?),
+            Rule::limits => Item::Limits(self.limits(pair)?),
             Rule::config => Item::Config(self.record(children.next_of(Rule::record)?)?),
             Rule::type_def => Item::TypeDef(self.type_def(pair)?),
             Rule::tool => Item::Tool(self.tool(pair)?),
@@ -139,15 +150,21 @@ impl<'s> Lower<'s> {
     }
 
     fn secret(&mut self, pair: P<'_>) -> Option<Secret> {
-        let span = span_of(&pair);
+        let span = self.span_of(&pair);
         let mut children = Children::of(pair);
-        let name = ident(children.next_of(Rule::ident)?);
-        let injections = children.map(|injection| self.injection(injection)).collect::<Option<_>>()?;
-        Some(Secret { name, injections, span })
+        let name = self.ident(children.next_of(Rule::ident)?);
+        let injections = children
+            .map(|injection| self.injection(injection))
+            .collect::<Option<_>>()?;
+        Some(Secret {
+            name,
+            injections,
+            span,
+        })
     }
 
     fn injection(&mut self, pair: P<'_>) -> Option<Injection> {
-        let span = span_of(&pair);
+        let span = self.span_of(&pair);
         let mut children = Children::of(pair);
         let kind = match children.next_of(Rule::injection_kind)?.as_str() {
             "header" => InjectionKind::Header,
@@ -159,7 +176,13 @@ impl<'s> Lower<'s> {
             None => None,
         };
         let hosts = self.host_list(children.next_of(Rule::host_list)?)?;
-        Some(Injection { kind, name, template, hosts, span })
+        Some(Injection {
+            kind,
+            name,
+            template,
+            hosts,
+            span,
+        })
     }
 
     fn host_list(&mut self, pair: P<'_>) -> Option<Vec<Spanned<String>>> {
@@ -167,7 +190,7 @@ impl<'s> Lower<'s> {
     }
 
     fn network(&mut self, pair: P<'_>) -> Option<Network> {
-        let span = span_of(&pair);
+        let span = self.span_of(&pair);
         let mut allow = Vec::new();
         for rule in Children::of(pair) {
             allow.extend(self.host_list(Children::of(rule).next_of(Rule::host_list)?)?);
@@ -176,29 +199,44 @@ impl<'s> Lower<'s> {
     }
 
     fn filesystem(&mut self, pair: P<'_>) -> Option<Filesystem> {
-        let span = span_of(&pair);
-        let mounts = Children::of(pair).map(|mount| self.mount(mount)).collect::<Option<_>>()?;
+        let span = self.span_of(&pair);
+        let mounts = Children::of(pair)
+            .map(|mount| self.mount(mount))
+            .collect::<Option<_>>()?;
         Some(Filesystem { mounts, span })
     }
 
     fn mount(&mut self, pair: P<'_>) -> Option<MountDecl> {
-        let span = span_of(&pair);
+        let span = self.span_of(&pair);
         let mut children = Children::of(pair);
         let source = self.string(children.next_of(Rule::string)?)?;
         let target = self.string(children.next_of(Rule::string)?)?;
         let mode_pair = children.next_of(Rule::mount_mode)?;
-        let mode = if mode_pair.as_str() == "rw" { MountMode::ReadWrite } else { MountMode::ReadOnly };
-        Some(MountDecl { source, target, mode: Spanned::new(mode, span_of(&mode_pair)), span })
+        let mode = if mode_pair.as_str() == "rw" {
+            MountMode::ReadWrite
+        } else {
+            MountMode::ReadOnly
+        };
+        Some(MountDecl {
+            source,
+            target,
+            mode: Spanned::new(mode, self.span_of(&mode_pair)),
+            span,
+        })
     }
 
     fn type_def(&mut self, pair: P<'_>) -> Option<TypeDef> {
-        let span = span_of(&pair);
+        let span = self.span_of(&pair);
         let mut children = Children::of(pair);
-        let name = ident(children.next_of(Rule::ident)?);
+        let name = self.ident(children.next_of(Rule::ident)?);
         let ty = match children.next()? {
             record if record.as_rule() == Rule::record => {
-                let record_span = span_of(&record);
-                TypeExpr { kind: TypeKind::Record(self.record(record)?), constraints: Vec::new(), span: record_span }
+                let record_span = self.span_of(&record);
+                TypeExpr {
+                    kind: TypeKind::Record(self.record(record)?),
+                    constraints: Vec::new(),
+                    span: record_span,
+                }
             }
             type_expr => self.type_expr(type_expr)?,
         };
@@ -206,15 +244,17 @@ impl<'s> Lower<'s> {
     }
 
     fn record(&mut self, pair: P<'_>) -> Option<Record> {
-        let span = span_of(&pair);
-        let fields = Children::of(pair).map(|field| self.field(field)).collect::<Option<_>>()?;
+        let span = self.span_of(&pair);
+        let fields = Children::of(pair)
+            .map(|field| self.field(field))
+            .collect::<Option<_>>()?;
         Some(Record { fields, span })
     }
 
     fn field(&mut self, pair: P<'_>) -> Option<Field> {
-        let span = span_of(&pair);
+        let span = self.span_of(&pair);
         let mut children = Children::of(pair);
-        let name = ident(children.next_of(Rule::ident)?);
+        let name = self.ident(children.next_of(Rule::ident)?);
         let optional = children.next_of(Rule::optional_mark).is_some();
         let ty = self.type_expr(children.next_of(Rule::type_expr)?)?;
         let default = match children.next_of(Rule::field_default) {
@@ -222,30 +262,47 @@ impl<'s> Lower<'s> {
             None => None,
         };
         let doc = self.doc_comment(span.start);
-        Some(Field { name, optional, doc, ty, default, span })
+        Some(Field {
+            name,
+            optional,
+            doc,
+            ty,
+            default,
+            span,
+        })
     }
 
     fn type_expr(&mut self, pair: P<'_>) -> Option<TypeExpr> {
-        let span = span_of(&pair);
+        let span = self.span_of(&pair);
         let mut children = Children::of(pair);
         let kind_pair = children.next()?;
         let kind = match kind_pair.as_rule() {
-            Rule::type_name => TypeKind::Name(ident(Children::of(kind_pair).next_of(Rule::ident)?)),
-            Rule::list_type => {
-                TypeKind::List(Box::new(self.type_expr(Children::of(kind_pair).next_of(Rule::type_expr)?)?))
+            Rule::type_name => {
+                TypeKind::Name(self.ident(Children::of(kind_pair).next_of(Rule::ident)?))
             }
+            Rule::list_type => TypeKind::List(Box::new(
+                self.type_expr(Children::of(kind_pair).next_of(Rule::type_expr)?)?,
+            )),
             Rule::record => TypeKind::Record(self.record(kind_pair)?),
-            Rule::union_type => {
-                TypeKind::Union(Children::of(kind_pair).map(|literal| self.literal(literal)).collect::<Option<_>>()?)
-            }
+            Rule::union_type => TypeKind::Union(
+                Children::of(kind_pair)
+                    .map(|literal| self.literal(literal))
+                    .collect::<Option<_>>()?,
+            ),
             _ => return None,
         };
-        let constraints = children.map(|constraint| self.constraint(constraint)).collect::<Option<_>>()?;
-        Some(TypeExpr { kind, constraints, span })
+        let constraints = children
+            .map(|constraint| self.constraint(constraint))
+            .collect::<Option<_>>()?;
+        Some(TypeExpr {
+            kind,
+            constraints,
+            span,
+        })
     }
 
     fn literal(&mut self, pair: P<'_>) -> Option<Spanned<Literal>> {
-        let span = span_of(&pair);
+        let span = self.span_of(&pair);
         let literal = match pair.as_rule() {
             Rule::string => Literal::String(self.string(pair)?.node),
             Rule::number => Literal::Number(pair.as_str().to_owned()),
@@ -256,54 +313,84 @@ impl<'s> Lower<'s> {
     }
 
     fn constraint(&mut self, pair: P<'_>) -> Option<Constraint> {
-        let span = span_of(&pair);
+        let span = self.span_of(&pair);
         let mut children = Children::of(pair.clone());
         let Some(name) = children.next_of(Rule::ident) else {
             // `unique`: its keyword token is the whole constraint.
-            let keyword = pair.into_inner().find(|child| child.as_rule() == Rule::kw_unique)?;
-            return Some(Constraint { name: ident(keyword), args: Vec::new(), span });
+            let keyword = pair
+                .into_inner()
+                .find(|child| child.as_rule() == Rule::kw_unique)?;
+            return Some(Constraint {
+                name: self.ident(keyword),
+                args: Vec::new(),
+                span,
+            });
         };
         let args = children.map(|arg| self.value(arg)).collect::<Option<_>>()?;
-        Some(Constraint { name: ident(name), args, span })
+        Some(Constraint {
+            name: self.ident(name),
+            args,
+            span,
+        })
     }
 
     fn tool(&mut self, pair: P<'_>) -> Option<Tool> {
-        let span = span_of(&pair);
+        let span = self.span_of(&pair);
         let mut children = Children::of(pair);
-        let name = ident(children.next_of(Rule::ident)?);
-        let items = children.map(|item| self.tool_item(item)).collect::<Option<_>>()?;
+        let name = self.ident(children.next_of(Rule::ident)?);
+        let items = children
+            .map(|item| self.tool_item(item))
+            .collect::<Option<_>>()?;
         Some(Tool { name, items, span })
     }
 
     fn tool_item(&mut self, pair: P<'_>) -> Option<ToolItem> {
-        let item_span = span_of(&pair);
+        let item_span = self.span_of(&pair);
         let rule = pair.as_rule();
         let mut children = Children::of(pair);
         Some(match rule {
-            Rule::description => ToolItem::Description(self.string(children.next_of(Rule::string)?)?),
+            Rule::description => {
+                ToolItem::Description(self.string(children.next_of(Rule::string)?)?)
+            }
             Rule::input => ToolItem::Input(self.record(children.next_of(Rule::record)?)?),
             Rule::output => ToolItem::Output(self.record(children.next_of(Rule::record)?)?),
             Rule::approval => {
                 let mode = children.next_of(Rule::approval_mode)?;
-                ToolItem::Approval(Spanned::new(mode.as_str() == "required", span_of(&mode)))
+                ToolItem::Approval(Spanned::new(
+                    mode.as_str() == "required",
+                    self.span_of(&mode),
+                ))
             }
             Rule::rate => {
                 let count = children.next_of(Rule::rate_count)?;
-                let per = ident(children.next_of(Rule::ident)?);
-                ToolItem::Rate(Rate { count: text(&count), per, span: item_span })
+                let per = self.ident(children.next_of(Rule::ident)?);
+                ToolItem::Rate(Rate {
+                    count: self.text(&count),
+                    per,
+                    span: item_span,
+                })
             }
-            Rule::tool_timeout => ToolItem::Timeout(quantity(children.next_of(Rule::quantity)?)?),
+            Rule::tool_timeout => {
+                ToolItem::Timeout(self.quantity(children.next_of(Rule::quantity)?)?)
+            }
             _ => return None,
         })
     }
 
     fn example(&mut self, pair: P<'_>) -> Option<Example> {
-        let span = span_of(&pair);
+        let span = self.span_of(&pair);
         let mut children = Children::of(pair);
         let name = self.string(children.next_of(Rule::string)?)?;
-        let mut example = Example { name, config: None, call: None, http: Vec::new(), expect: None, span };
+        let mut example = Example {
+            name,
+            config: None,
+            call: None,
+            http: Vec::new(),
+            expect: None,
+            span,
+        };
         for clause in children {
-            let clause_span = span_of(&clause);
+            let clause_span = self.span_of(&clause);
             match clause.as_rule() {
                 Rule::example_config => {
                     let config = self.value(Children::of(clause).next_of(Rule::object)?)?;
@@ -338,39 +425,52 @@ impl<'s> Lower<'s> {
                 clause_span,
             )
             .with_label(format!("second `{clause}`"))
-            .with_help(format!("an example has at most one `{clause}`; split it into two examples")),
+            .with_help(format!(
+                "an example has at most one `{clause}`; split it into two examples"
+            )),
         );
     }
 
     fn call(&mut self, pair: P<'_>) -> Option<Call> {
-        let span = span_of(&pair);
+        let span = self.span_of(&pair);
         let mut children = Children::of(pair);
-        let tool = ident(children.next_of(Rule::ident)?);
+        let tool = self.ident(children.next_of(Rule::ident)?);
         let args = self.value(children.next_of(Rule::object)?)?;
         Some(Call { tool, args, span })
     }
 
     fn http(&mut self, pair: P<'_>) -> Option<HttpFixture> {
-        let span = span_of(&pair);
+        let span = self.span_of(&pair);
         let mut children = Children::of(pair);
-        let method = ident(children.next_of(Rule::ident)?);
+        let method = self.ident(children.next_of(Rule::ident)?);
         let url = self.string(children.next_of(Rule::string)?)?;
         let request_body = match children.next_of(Rule::request_body) {
             Some(body) => Some(self.body(body)?),
             None => None,
         };
-        let status = text(&children.next_of(Rule::status)?);
+        let status = self.text(&children.next_of(Rule::status)?);
         let response = match children.next_of(Rule::response_body) {
             Some(body) => Some(self.body(body)?),
             None => None,
         };
-        Some(HttpFixture { method, url, request_body, status, response, span })
+        Some(HttpFixture {
+            method,
+            url,
+            request_body,
+            status,
+            response,
+            span,
+        })
     }
 
     fn body(&mut self, pair: P<'_>) -> Option<Body> {
-        let span = span_of(&pair);
+        let span = self.span_of(&pair);
         let mut children = Children::of(pair);
-        let kind = if children.next_of(Rule::body_kind)?.as_str() == "json" { BodyKind::Json } else { BodyKind::Text };
+        let kind = if children.next_of(Rule::body_kind)?.as_str() == "json" {
+            BodyKind::Json
+        } else {
+            BodyKind::Text
+        };
         let value = self.value(children.next_of(Rule::value)?)?;
         Some(Body { kind, value, span })
     }
@@ -378,26 +478,40 @@ impl<'s> Lower<'s> {
     fn expect(&mut self, pair: P<'_>) -> Option<Expect> {
         let inner = Children::of(pair).next()?;
         Some(match inner.as_rule() {
-            Rule::expect_error => Expect::Error(self.string(Children::of(inner).next_of(Rule::string)?)?),
+            Rule::expect_error => {
+                Expect::Error(self.string(Children::of(inner).next_of(Rule::string)?)?)
+            }
             _ => Expect::Output(self.value(inner)?),
         })
     }
 
     /// A `value` pair, or one of its alternatives directly (`object` where only objects are allowed).
     fn value(&mut self, pair: P<'_>) -> Option<Value> {
-        let pair = if pair.as_rule() == Rule::value { Children::of(pair).next()? } else { pair };
-        let span = span_of(&pair);
+        let pair = if pair.as_rule() == Rule::value {
+            Children::of(pair).next()?
+        } else {
+            pair
+        };
+        let span = self.span_of(&pair);
         let kind = match pair.as_rule() {
             Rule::null => ValueKind::Null,
             Rule::boolean => ValueKind::Bool(pair.as_str() == "true"),
             Rule::number => ValueKind::Number(pair.as_str().to_owned()),
             Rule::string => ValueKind::String(self.string(pair)?.node),
             Rule::word => ValueKind::Word(pair.as_str().to_owned()),
-            Rule::list => ValueKind::List(Children::of(pair).map(|item| self.value(item)).collect::<Option<_>>()?),
-            Rule::object => {
-                ValueKind::Object(Children::of(pair).map(|entry| self.object_entry(entry)).collect::<Option<_>>()?)
+            Rule::list => ValueKind::List(
+                Children::of(pair)
+                    .map(|item| self.value(item))
+                    .collect::<Option<_>>()?,
+            ),
+            Rule::object => ValueKind::Object(
+                Children::of(pair)
+                    .map(|entry| self.object_entry(entry))
+                    .collect::<Option<_>>()?,
+            ),
+            Rule::file_ref => {
+                ValueKind::File(self.string(Children::of(pair).next_of(Rule::string)?)?)
             }
-            Rule::file_ref => ValueKind::File(self.string(Children::of(pair).next_of(Rule::string)?)?),
             _ => return None,
         };
         Some(Value { kind, span })
@@ -407,7 +521,7 @@ impl<'s> Lower<'s> {
         let mut children = Children::of(pair);
         let key_pair = children.next()?;
         let key = match key_pair.as_rule() {
-            Rule::ident => ident(key_pair),
+            Rule::ident => self.ident(key_pair),
             _ => self.string(key_pair)?,
         };
         let value = self.value(children.next_of(Rule::value)?)?;
@@ -416,12 +530,16 @@ impl<'s> Lower<'s> {
 
     /// A `string` pair: escapes decoded for `"..."`, dedented for `"""..."""`.
     fn string(&mut self, pair: P<'_>) -> Option<Spanned<String>> {
-        let span = span_of(&pair);
+        let span = self.span_of(&pair);
         let literal = pair.into_inner().next()?;
         let content = literal.into_inner().next()?;
         let value = match content.as_rule() {
             Rule::triple_content => strings::dedent(content.as_str()),
-            _ => strings::decode_escapes(content.as_str(), content.as_span().start(), &mut self.diagnostics),
+            _ => strings::decode_escapes(
+                content.as_str(),
+                content.as_span().start(),
+                &mut self.diagnostics,
+            ),
         };
         Some(Spanned::new(value, span))
     }
@@ -429,15 +547,27 @@ impl<'s> Lower<'s> {
     /// The `///` lines directly above `field_start`, each on its own line with no blank line
     /// between them and the field.
     fn doc_comment(&self, field_start: usize) -> Option<String> {
-        let before = self.comments.partition_point(|comment| comment.span.start < field_start);
+        let before = self
+            .comments
+            .partition_point(|comment| comment.span.start < field_start);
         let mut next_start = field_start;
         let mut lines = Vec::new();
         for comment in self.comments[..before].iter().rev() {
-            let Some(doc) = comment.text.strip_prefix('/').filter(|doc| !doc.starts_with('/')) else {
+            let Some(doc) = comment
+                .text
+                .strip_prefix('/')
+                .filter(|doc| !doc.starts_with('/'))
+            else {
                 break;
             };
             let gap = self.source.get(comment.span.end..next_start)?;
-            let own_line = self.source.get(..comment.span.start)?.rsplit('\n').next()?.trim().is_empty();
+            let own_line = self
+                .source
+                .get(..comment.span.start)?
+                .rsplit('\n')
+                .next()?
+                .trim()
+                .is_empty();
             if !own_line || !gap.trim().is_empty() || gap.matches('\n').count() != 1 {
                 break;
             }
@@ -450,39 +580,60 @@ impl<'s> Lower<'s> {
         lines.reverse();
         Some(lines.join("\n"))
     }
-}
 
-fn limits(pair: P<'_>) -> Option<Limits> {
-    let span = span_of(&pair);
-    let entries = Children::of(pair).map(limit_entry).collect::<Option<_>>()?;
-    Some(Limits { entries, span })
-}
+    fn limits(&self, pair: P<'_>) -> Option<Limits> {
+        let span = self.span_of(&pair);
+        let entries = Children::of(pair)
+            .map(|entry| self.limit_entry(entry))
+            .collect::<Option<_>>()?;
+        Some(Limits { entries, span })
+    }
 
-fn limit_entry(pair: P<'_>) -> Option<LimitEntry> {
-    let span = span_of(&pair);
-    let mut children = Children::of(pair);
-    let key = ident(children.next_of(Rule::ident)?);
-    let value = quantity(children.next_of(Rule::quantity)?)?;
-    Some(LimitEntry { key, value, span })
-}
+    fn limit_entry(&self, pair: P<'_>) -> Option<LimitEntry> {
+        let span = self.span_of(&pair);
+        let mut children = Children::of(pair);
+        let key = self.ident(children.next_of(Rule::ident)?);
+        let value = self.quantity(children.next_of(Rule::quantity)?)?;
+        Some(LimitEntry { key, value, span })
+    }
 
-fn quantity(pair: P<'_>) -> Option<Spanned<Quantity>> {
-    let span = span_of(&pair);
-    let mut children = Children::of(pair);
-    let number = children.next_of(Rule::quantity_number)?.as_str().to_owned();
-    let unit = children.next_of(Rule::quantity_unit).map_or_else(String::new, |unit| unit.as_str().to_owned());
-    Some(Spanned::new(Quantity { number, unit }, span))
-}
+    fn quantity(&self, pair: P<'_>) -> Option<Spanned<Quantity>> {
+        let span = self.span_of(&pair);
+        let mut children = Children::of(pair);
+        let number = children.next_of(Rule::quantity_number)?.as_str().to_owned();
+        let unit = children
+            .next_of(Rule::quantity_unit)
+            .map_or_else(String::new, |unit| unit.as_str().to_owned());
+        Some(Spanned::new(Quantity { number, unit }, span))
+    }
 
-fn ident(pair: P<'_>) -> Ident {
-    text(&pair)
-}
+    fn ident(&self, pair: P<'_>) -> Ident {
+        self.text(&pair)
+    }
 
-fn text(pair: &P<'_>) -> Spanned<String> {
-    Spanned::new(pair.as_str().to_owned(), span_of(pair))
-}
+    fn text(&self, pair: &P<'_>) -> Spanned<String> {
+        Spanned::new(pair.as_str().to_owned(), self.span_of(pair))
+    }
 
-fn span_of(pair: &P<'_>) -> Span {
-    let span = pair.as_span();
-    Span::new(span.start(), span.end())
+    /// The source span of `pair` without the whitespace and comments pest includes at its end
+    /// (a rule ending in an optional part, such as a field's `= default`, swallows the trivia
+    /// that follows it).
+    fn span_of(&self, pair: &P<'_>) -> Span {
+        let start = pair.as_span().start();
+        let mut end = pair.as_span().end();
+        loop {
+            let text = self.source.get(start..end).unwrap_or_default();
+            end = start + text.trim_end_matches([' ', '\t', '\r', '\n']).len();
+            let before = self
+                .comments
+                .partition_point(|comment| comment.span.start < end);
+            match before
+                .checked_sub(1)
+                .and_then(|last| self.comments.get(last))
+            {
+                Some(comment) if comment.span.end >= end => end = comment.span.start,
+                _ => return Span::new(start, end),
+            }
+        }
+    }
 }

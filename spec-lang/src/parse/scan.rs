@@ -40,11 +40,21 @@ pub(super) fn scan(source: &str) -> Scan {
                 Span::new(0, 0),
             )
             .with_label("file starts here")
-            .with_help("split the integration, or move large example data into `file(\"...\")` fixtures"),
+            .with_help(
+                "split the integration, or move large example data into `file(\"...\")` fixtures",
+            ),
         );
         return scan;
     }
-    Scanner { source, bytes: source.as_bytes(), pos: 0, depth: 0, control_reports: 0, scan }.run()
+    Scanner {
+        source,
+        bytes: source.as_bytes(),
+        pos: 0,
+        depth: 0,
+        control_reports: 0,
+        scan,
+    }
+    .run()
 }
 
 struct Scanner<'s> {
@@ -97,8 +107,13 @@ impl Scanner<'_> {
         for at in start..end {
             self.check_control(at);
         }
-        let text = self.source[start + 2..end].trim_end_matches('\r').to_owned();
-        self.scan.comments.push(Comment { text, span: Span::new(start, end) });
+        let text = self.source[start + 2..end]
+            .trim_end_matches('\r')
+            .to_owned();
+        self.scan.comments.push(Comment {
+            text,
+            span: Span::new(start, end),
+        });
         self.pos = end;
     }
 
@@ -106,7 +121,12 @@ impl Scanner<'_> {
         let start = self.pos;
         let body = start + TRIPLE_QUOTE.len();
         let Some(offset) = find(&self.bytes[body..], TRIPLE_QUOTE) else {
-            self.unterminated(start, self.bytes.len(), "`\"\"\"`", "this multi-line string is never closed");
+            self.unterminated(
+                start,
+                self.bytes.len(),
+                "`\"\"\"`",
+                "this multi-line string is never closed",
+            );
             return ControlFlow::Break(());
         };
         for at in body..body + offset {
@@ -136,7 +156,12 @@ impl Scanner<'_> {
             }
         }
         let end = self.line_end(start);
-        self.unterminated(start, end, "`\"`", "this string is never closed on its line");
+        self.unterminated(
+            start,
+            end,
+            "`\"`",
+            "this string is never closed on its line",
+        );
         ControlFlow::Break(())
     }
 
@@ -186,10 +211,15 @@ impl Scanner<'_> {
 
     /// The offset of the `\n` ending the line that contains `from`, or the end of the source.
     fn line_end(&self, from: usize) -> usize {
-        self.bytes[from..].iter().position(|&b| b == b'\n').map_or(self.bytes.len(), |i| from + i)
+        self.bytes[from..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(self.bytes.len(), |i| from + i)
     }
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|window| window == needle)
+    haystack
+        .windows(needle.len())
+        .position(|window| window == needle)
 }

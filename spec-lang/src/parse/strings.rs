@@ -5,7 +5,11 @@ use crate::{Diagnostic, Span};
 
 /// Decodes the JSON escapes of a `"..."` literal's content. `offset` is the content's byte
 /// offset in the source, for the spans of bad escapes (which are kept verbatim in the result).
-pub(super) fn decode_escapes(content: &str, offset: usize, diagnostics: &mut Vec<Diagnostic>) -> String {
+pub(super) fn decode_escapes(
+    content: &str,
+    offset: usize,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> String {
     if !content.contains('\\') {
         return content.to_owned();
     }
@@ -25,7 +29,10 @@ pub(super) fn decode_escapes(content: &str, offset: usize, diagnostics: &mut Vec
             Some('r') => (Ok('\r'), 1),
             Some('t') => (Ok('\t'), 1),
             Some('u') => unicode_escape(after),
-            Some(other) => (Err(format!("`\\{other}` is not a JSON escape")), other.len_utf8()),
+            Some(other) => (
+                Err(format!("`\\{other}` is not a JSON escape")),
+                other.len_utf8(),
+            ),
             None => (Err("a string cannot end with a lone `\\`".to_owned()), 0),
         };
         match decoded {
@@ -50,19 +57,41 @@ pub(super) fn decode_escapes(content: &str, offset: usize, diagnostics: &mut Vec
 /// Returns the character (or why not) and how many bytes of `after` it used.
 fn unicode_escape(after: &str) -> (Result<char, String>, usize) {
     let Some(high) = hex4(&after[1..]) else {
-        let used = 1 + after[1..].chars().take(4).take_while(char::is_ascii_hexdigit).count();
-        return (Err("`\\u` must be followed by four hex digits".to_owned()), used);
+        let used = 1 + after[1..]
+            .chars()
+            .take(4)
+            .take_while(char::is_ascii_hexdigit)
+            .count();
+        return (
+            Err("`\\u` must be followed by four hex digits".to_owned()),
+            used,
+        );
     };
     if !(0xD800..0xDC00).contains(&high) {
-        return (char::from_u32(high).ok_or_else(|| format!("`\\u{high:04X}` is an unpaired low surrogate")), 5);
+        return (
+            char::from_u32(high)
+                .ok_or_else(|| format!("`\\u{high:04X}` is an unpaired low surrogate")),
+            5,
+        );
     }
-    let low = after[5..].strip_prefix("\\u").and_then(hex4).filter(|low| (0xDC00..0xE000).contains(low));
+    let low = after[5..]
+        .strip_prefix("\\u")
+        .and_then(hex4)
+        .filter(|low| (0xDC00..0xE000).contains(low));
     match low {
         Some(low) => {
             let code = 0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00);
-            (char::from_u32(code).ok_or_else(|| "invalid surrogate pair".to_owned()), 11)
+            (
+                char::from_u32(code).ok_or_else(|| "invalid surrogate pair".to_owned()),
+                11,
+            )
         }
-        None => (Err(format!("`\\u{high:04X}` is a high surrogate without its low half")), 5),
+        None => (
+            Err(format!(
+                "`\\u{high:04X}` is a high surrogate without its low half"
+            )),
+            5,
+        ),
     }
 }
 
@@ -76,7 +105,9 @@ fn hex4(text: &str) -> Option<u32> {
 
 /// The value of a `"""..."""` literal: the first line is dropped when blank (the text usually
 /// starts on the line after `"""`), so is the last (the closing `"""` sits on its own line), and
-/// the indentation common to all non-blank lines is removed. Blank lines become empty.
+/// the indentation common to all non-blank lines is removed. Trailing whitespace is dropped from
+/// every line (it is invisible in prose and would make the formatter's output untidy), so blank
+/// lines become empty.
 pub(crate) fn dedent(raw: &str) -> String {
     let mut lines: Vec<&str> = raw.split('\n').collect();
     if lines.len() > 1 && lines.first().is_some_and(|line| is_blank(line)) {
@@ -93,7 +124,7 @@ pub(crate) fn dedent(raw: &str) -> String {
         .unwrap_or("");
     let dedented: Vec<&str> = lines
         .iter()
-        .map(|line| if is_blank(line) { "" } else { line.strip_prefix(common).unwrap_or(line) })
+        .map(|line| line.strip_prefix(common).unwrap_or(line).trim_end())
         .collect();
     dedented.join("\n")
 }
