@@ -236,7 +236,7 @@ impl Sandbox for NativeSandbox {
         unsafe {
             cmd.pre_exec(move || {
                 cgroup::join_from_child(&cgroup_fds)?;
-                fds::inherit_in_child(&inherited)
+                fds::inherit_only_in_child(&inherited)
             });
         }
         let spawned = cmd.spawn();
@@ -377,7 +377,7 @@ impl NativeChild {
                 (Some(code), None) if code > 128 => ExitStatus::Signal(code - 128),
                 (code, None) => {
                     return Err(SandboxError::Setup(format!(
-                        "bubblewrap could not set up the sandbox (exit {}; its message is on the sandbox's stderr)",
+                        "the sandbox could not be set up: bubblewrap or the sandbox init exited with {} before the program ran (the reason is on the sandbox's stderr)",
                         code.unwrap_or(-1)
                     )))
                 }

@@ -501,3 +501,12 @@ async fn a_sandbox_bubblewrap_cannot_build_is_a_setup_error() {
     let err = child.wait().await.unwrap_err();
     assert!(err.to_string().contains("bubblewrap"), "{err}");
 }
+
+#[tokio::test]
+async fn the_program_inherits_only_stdio() {
+    let Some(sandbox) = sandbox() else { return };
+    let run = sh(&sandbox, &Policy::default(), "ls /proc/self/fd").await;
+    // 0-2, plus the fd `ls` itself opens on the directory.
+    let fds: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(fds, ["0", "1", "2", "3"], "{}", run.stderr);
+}
