@@ -541,3 +541,17 @@ async fn pids_exhaustion_is_reported() {
         assert_eq!(run.report.killed_by, Some(LimitKind::Pids));
     }
 }
+
+#[tokio::test]
+async fn the_program_cannot_reach_into_init() {
+    let Some(sandbox) = sandbox() else { return };
+    let run = sh(
+        &sandbox,
+        &Policy::default(),
+        "head -c1 /proc/1/mem >/dev/null 2>&1 && echo mem; readlink /proc/1/fd/0 >/dev/null 2>&1 && echo fd; \
+         cat /proc/1/environ >/dev/null 2>&1 && echo environ; kill -KILL 1; echo alive",
+    )
+    .await;
+    assert_eq!(run.stdout, "alive\n", "{}", run.stderr);
+    assert_eq!(run.report.status, ExitStatus::Code(0));
+}
