@@ -142,3 +142,48 @@ impl InitLaunch {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn init_wraps_the_program_with_the_bridge_and_the_mounts() {
+        let init = InitExe {
+            path: "/host/init".into(),
+            leading_args: vec!["__sandbox-init".into()],
+        };
+        let policy = Policy {
+            mounts: vec![
+                Mount {
+                    source: "/h/a".into(),
+                    target: "/data/in".into(),
+                    writable: false,
+                },
+                Mount {
+                    source: "/h/b".into(),
+                    target: "/data/out".into(),
+                    writable: true,
+                },
+            ],
+            ..Policy::default()
+        };
+        let argv = InitLaunch::new(&init, &policy).wrap(vec!["/usr/bin/env".into(), "-i".into()]);
+        assert_eq!(
+            argv,
+            [
+                INIT_IN_SANDBOX,
+                "__sandbox-init",
+                "--ro",
+                "/data/in",
+                "--rw",
+                "/data/out",
+                "--bridge",
+                SOCKET_IN_SANDBOX,
+                "--",
+                "/usr/bin/env",
+                "-i"
+            ]
+        );
+    }
+}
