@@ -7,6 +7,7 @@
 
 mod bwrap;
 mod cgroup;
+mod egress;
 mod fds;
 mod seccomp;
 
@@ -60,6 +61,7 @@ impl NativeSandbox {
                 InitExe::ENV_OVERRIDE
             )));
         }
+        warn_without_landlock();
         let seccomp = seccomp::compile()
             .map_err(|err| SandboxError::Setup(format!("seccomp filter: {err}")))?;
         Ok(NativeSandbox {
@@ -71,10 +73,29 @@ impl NativeSandbox {
     }
 }
 
+/// Init applies Landlock best-effort; say once, loudly, when the kernel has none.
+fn warn_without_landlock() {
+    const LANDLOCK_CREATE_RULESET_VERSION: libc::c_uint = 1;
+    // SAFETY: the documented ABI-version query; it creates no ruleset and touches no memory.
+    let abi = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            std::ptr::null::<libc::c_void>(),
+            0usize,
+            LANDLOCK_CREATE_RULESET_VERSION,
+        )
+    };
+    if abi < 1 {
+        tracing::warn!(
+            "Landlock is unavailable on this kernel: file access inside the native sandbox rests on its mount namespace alone"
+        );
+    }
+}
+
 /// What a spawn decided about the limits.
 struct LimitPlan {
     cgroups: Option<Cgroups>,
-    rlimit_as: Option<u64>,
+    rlimit_data: Option<u64>,
     rlimit_nproc: Option<u64>,
     unenforced: Vec<Unenforced>,
 }
@@ -83,13 +104,13 @@ fn plan_limits(policy: &Policy) -> LimitPlan {
     let limits = &policy.limits;
     let (cgroups, coverage, refusals) = Cgroups::create(limits);
     let mut unenforced = Vec::new();
-    let mut rlimit_as = None;
+    let mut rlimit_data = None;
     if !coverage.memory {
-        rlimit_as = Some(limits.memory_bytes);
+        rlimit_data = Some(limits.memory_bytes);
         unenforced.push(Unenforced {
             limit: "memory",
             reason: format!(
-                "{}; only a per-process address-space cap (RLIMIT_AS) applies, not one for the whole sandbox",
+                "{}; only a per-process data-size cap (RLIMIT_DATA) applies, not one for the whole sandbox",
                 refusals.memory.unwrap_or_default()
             ),
         });
@@ -108,7 +129,7 @@ fn plan_limits(policy: &Policy) -> LimitPlan {
     }
     LimitPlan {
         cgroups,
-        rlimit_as,
+        rlimit_data,
         rlimit_nproc,
         unenforced,
     }
@@ -137,16 +158,18 @@ impl Sandbox for NativeSandbox {
         for mount in &policy.mounts {
             bwrap::check_mount(mount)?;
         }
-        if policy.network.is_enabled() {
-            return Err(SandboxError::Setup(
-                "network egress is not wired into the native backend yet".to_owned(),
-            ));
-        }
         let mut env: BTreeMap<String, String> = BASE_ENV
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
         env.extend(policy.env.clone());
+        let egress = if policy.network.is_enabled() {
+            // The proxy settings win over the policy's variables: they are the only way out.
+            env.extend(crate::bridge::proxy_env());
+            Some(egress::Egress::start(&policy.network).await?)
+        } else {
+            None
+        };
 
         let limits = plan_limits(policy);
         let seccomp_deny = fds::pipe_with(&self.seccomp.deny)?;
@@ -167,9 +190,11 @@ impl Sandbox for NativeSandbox {
                 .filter(|m| m.writable)
                 .map(|m| m.target.clone())
                 .collect(),
-            rlimit_as: limits.rlimit_as,
+            rlimit_data: limits.rlimit_data,
             rlimit_nproc: limits.rlimit_nproc,
-            bridge_socket: None,
+            bridge_socket: egress
+                .as_ref()
+                .map(|_| PathBuf::from(bwrap::EGRESS_SOCKET_INSIDE)),
             status_fd: Some(status_write.as_raw_fd()),
             program: command.program.clone().into(),
             args: command.args.iter().map(OsString::from).collect(),
@@ -180,7 +205,7 @@ impl Sandbox for NativeSandbox {
             tmp_bytes: policy.limits.tmp_bytes,
             mounts: &policy.mounts,
             init_host_path: &self.init.path,
-            egress_socket: None,
+            egress_socket: egress.as_ref().map(egress::Egress::socket),
             cwd: &cwd,
             env: &env,
             seccomp_fds: [seccomp_deny.as_raw_fd(), seccomp_clone3.as_raw_fd()],
@@ -223,6 +248,9 @@ impl Sandbox for NativeSandbox {
                 if let Some(cgroups) = limits.cgroups {
                     cgroups.remove();
                 }
+                if let Some(egress) = egress {
+                    egress.shutdown().await;
+                }
                 return Err(SandboxError::Setup(format!(
                     "cannot start {}: {err}",
                     self.bwrap.display()
@@ -237,6 +265,7 @@ impl Sandbox for NativeSandbox {
             child,
             unenforced: limits.unenforced,
             cgroups: limits.cgroups,
+            egress,
             info: File::from(info_read),
             status: File::from(status_read),
             sandbox_init_pid: None,
@@ -255,6 +284,7 @@ struct NativeChild {
     stderr: Option<BoxedRead>,
     unenforced: Vec<Unenforced>,
     cgroups: Option<Cgroups>,
+    egress: Option<egress::Egress>,
     /// bubblewrap's `--info-fd`: the host pid of the sandbox's PID 1.
     info: File,
     /// Init's report of how the program ended.
@@ -279,6 +309,14 @@ impl NativeChild {
     /// bubblewrap reported that pid, kill bubblewrap itself (`--die-with-parent` takes the
     /// rest). The cgroups, when there are any, are swept as well.
     fn kill_tree(&mut self) {
+        if let Some(cgroups) = &self.cgroups {
+            cgroups.kill_all();
+        }
+        // Once bubblewrap has exited, it reaped PID 1 and the namespace is gone; its pid may
+        // already belong to someone else, so signal nothing.
+        if !matches!(self.child.try_wait(), Ok(None)) {
+            return;
+        }
         if self.sandbox_init_pid.is_none() {
             self.sandbox_init_pid =
                 read_available(&mut self.info).and_then(|info| parse_child_pid(&info));
@@ -295,9 +333,6 @@ impl NativeChild {
                     unsafe { libc::kill(pid, libc::SIGKILL) };
                 }
             }
-        }
-        if let Some(cgroups) = &self.cgroups {
-            cgroups.kill_all();
         }
     }
 
@@ -324,6 +359,10 @@ impl NativeChild {
             }
             cgroups.remove();
         }
+        let egress = match self.egress.take() {
+            Some(egress) => egress.shutdown().await,
+            None => Vec::new(),
+        };
         let status = match init_status {
             Some(InitStatus::Exited(code)) => ExitStatus::Code(code),
             Some(InitStatus::Signaled(signal)) => ExitStatus::Signal(signal),
@@ -348,7 +387,7 @@ impl NativeChild {
             status,
             killed_by,
             elapsed: self.started.elapsed(),
-            egress: Vec::new(),
+            egress,
         })
     }
 }
@@ -415,6 +454,9 @@ impl Drop for NativeChild {
             self.kill_tree();
             if let Some(cgroups) = self.cgroups.take() {
                 cgroups.remove();
+            }
+            if let Some(egress) = self.egress.take() {
+                egress.discard();
             }
         }
     }

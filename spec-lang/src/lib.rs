@@ -35,6 +35,23 @@ impl World for NoFiles {
     }
 }
 
+/// Bytes as read from a file → source text. Invalid UTF-8 becomes diagnostic `E0090` pointing
+/// at the first bad byte, so that the caller can report it like any other problem.
+pub fn decode(bytes: &[u8]) -> Result<&str, Box<Diagnostic>> {
+    std::str::from_utf8(bytes).map_err(|error| {
+        let at = error.valid_up_to();
+        Box::new(
+            Diagnostic::error(
+                codes::NOT_UTF8,
+                "the file is not valid UTF-8",
+                Span::new(at, at + 1),
+            )
+            .with_label("this byte is not part of a UTF-8 character")
+            .with_help("save the spec as UTF-8; .claw files are text"),
+        )
+    })
+}
+
 /// Parse one `.claw` source. Returns the tree when the syntax is valid enough to lower, and
 /// every syntax diagnostic found.
 pub fn parse(source: &str) -> (Option<ast::File>, Vec<Diagnostic>) {

@@ -7,8 +7,7 @@ use super::target::{normalize_host, Endpoint};
 
 #[derive(Debug, Clone)]
 pub(crate) struct Allowlist {
-    patterns: Vec<NamePattern>,
-    ports: Vec<u16>,
+    entries: Vec<(NamePattern, u16)>,
 }
 
 /// A normalised host pattern: an exact name, or the suffix a wildcard demands (`.x.com`).
@@ -40,20 +39,18 @@ impl NamePattern {
 impl Allowlist {
     pub(crate) fn new(patterns: &[HostPattern]) -> Self {
         Self {
-            patterns: patterns
+            entries: patterns
                 .iter()
-                .map(|p| NamePattern::parse(&p.host))
+                .map(|p| (NamePattern::parse(&p.host), p.port))
                 .collect(),
-            ports: patterns.iter().map(|p| p.port).collect(),
         }
     }
 
     pub(crate) fn check(&self, endpoint: &Endpoint) -> Result<(), String> {
         let allowed = self
-            .patterns
+            .entries
             .iter()
-            .zip(&self.ports)
-            .any(|(pattern, &port)| port == endpoint.port && pattern.matches(&endpoint.host));
+            .any(|(pattern, port)| *port == endpoint.port && pattern.matches(&endpoint.host));
         if allowed {
             Ok(())
         } else {

@@ -9,12 +9,19 @@
 
 use hyper::header::{HeaderName, HeaderValue};
 use hyper::HeaderMap;
-use percent_encoding::{percent_decode, utf8_percent_encode, NON_ALPHANUMERIC};
+use percent_encoding::{percent_decode, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 use crate::policy::{Injection, SecretRule};
 
 use super::allowlist::NamePattern;
 use super::target::Endpoint;
+
+/// Everything but RFC 3986's unreserved characters is escaped in an injected query parameter.
+const QUERY_COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Secrets {
@@ -70,7 +77,7 @@ impl Secrets {
                     name: rule.name.clone(),
                     placeholder: rule.placeholder.clone(),
                     value: rule.value.0.clone(),
-                    encoded_value: utf8_percent_encode(&rule.value.0, NON_ALPHANUMERIC).to_string(),
+                    encoded_value: utf8_percent_encode(&rule.value.0, QUERY_COMPONENT).to_string(),
                     hosts: rule.hosts.iter().map(|h| parse_host_rule(h)).collect(),
                     injection,
                 })
@@ -210,8 +217,8 @@ fn prepare(rule: &SecretRule) -> Result<Prepared, String> {
             name: name.clone(),
             pair: format!(
                 "{}={}",
-                utf8_percent_encode(name, NON_ALPHANUMERIC),
-                utf8_percent_encode(&rule.value.0, NON_ALPHANUMERIC)
+                utf8_percent_encode(name, QUERY_COMPONENT),
+                utf8_percent_encode(&rule.value.0, QUERY_COMPONENT)
             ),
         }),
     }

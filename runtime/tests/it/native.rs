@@ -4,9 +4,10 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use claw_runtime::egress::EgressOutcome;
 use claw_runtime::init::InitExe;
 use claw_runtime::native::NativeSandbox;
-use claw_runtime::policy::{Limits, Mount, Policy};
+use claw_runtime::policy::{EgressMode, Fixture, HostPattern, Mount, NetworkPolicy, Policy};
 use claw_runtime::sandbox::{ExitReport, ExitStatus, LimitKind, Sandbox, SandboxCommand, Stdio};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -390,9 +391,113 @@ async fn unenforced_limits_are_reported_never_dropped() {
 }
 
 #[tokio::test]
-async fn limits_default_is_sane_for_tests() {
-    // Guards the assumptions the tests above make about the defaults.
-    let limits = Limits::default();
-    assert!(limits.timeout >= Duration::from_secs(2));
-    assert!(limits.pids >= 16);
+async fn egress_goes_through_the_proxy_and_is_reported() {
+    let Some(sandbox) = sandbox() else { return };
+    let policy = Policy {
+        network: NetworkPolicy {
+            allow: vec![HostPattern {
+                host: "api.example.test".into(),
+                port: 80,
+            }],
+            mode: EgressMode::Replay(vec![Fixture {
+                method: "GET".into(),
+                url: "http://api.example.test/hello".into(),
+                request_body: None,
+                status: 200,
+                content_type: Some("text/plain".into()),
+                body: b"hi from replay".to_vec(),
+            }]),
+            ..NetworkPolicy::default()
+        },
+        ..Policy::default()
+    };
+    let script = r#"
+import urllib.request, urllib.error, socket
+print(urllib.request.urlopen("http://api.example.test/hello", timeout=5).read().decode())
+try:
+    urllib.request.urlopen("http://api.example.test/other", timeout=5)
+except urllib.error.HTTPError as e:
+    print("other", e.code)
+try:
+    socket.create_connection(("10.0.0.1", 80), timeout=1)
+except OSError as e:
+    print("direct", type(e).__name__)
+"#;
+    let run = run_with(&sandbox, &policy, "python3", &python(script)).await;
+    assert_eq!(run.report.status, ExitStatus::Code(0), "{}", run.stderr);
+    let mut lines = run.stdout.lines();
+    assert_eq!(lines.next(), Some("hi from replay"));
+    assert!(
+        lines.next().is_some_and(|l| l.starts_with("other ")),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        lines.next().is_some_and(|l| l.starts_with("direct ")),
+        "{}",
+        run.stdout
+    );
+    let outcomes: Vec<_> = run
+        .report
+        .egress
+        .iter()
+        .map(|e| (e.path.clone(), e.outcome.clone()))
+        .collect();
+    assert!(
+        outcomes.contains(&(
+            Some("/hello".into()),
+            EgressOutcome::Replayed { status: 200 }
+        )),
+        "{outcomes:?}"
+    );
+    assert!(
+        outcomes
+            .iter()
+            .any(|(path, outcome)| path.as_deref() == Some("/other")
+                && *outcome == EgressOutcome::Unmatched),
+        "{outcomes:?}"
+    );
+}
+
+#[tokio::test]
+async fn kill_stops_the_sandbox_at_once() {
+    let Some(sandbox) = sandbox() else { return };
+    let command = SandboxCommand::new("sh", ["-c", "sleep 23.456 & sleep 23.456"]);
+    let mut child = sandbox.spawn(command, &Policy::default()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    child.kill().await.unwrap();
+    let report = child.wait().await.unwrap();
+    assert_eq!(report.status, ExitStatus::Signal(libc::SIGKILL));
+    assert_eq!(report.killed_by, None);
+    assert!(report.elapsed < Duration::from_secs(2));
+    assert_eq!(host_processes_with_arg("23.456"), 0);
+}
+
+#[tokio::test]
+async fn dropping_the_child_takes_the_sandbox_down() {
+    let Some(sandbox) = sandbox() else { return };
+    let command = SandboxCommand::new("sleep", ["19.283"]);
+    let child = sandbox.spawn(command, &Policy::default()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    drop(child);
+    // The kernel tears the PID namespace down asynchronously after the kill.
+    let mut left = usize::MAX;
+    for _ in 0..50 {
+        left = host_processes_with_arg("19.283");
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(left, 0);
+}
+
+#[tokio::test]
+async fn a_sandbox_bubblewrap_cannot_build_is_a_setup_error() {
+    let Some(sandbox) = sandbox() else { return };
+    let mut command = SandboxCommand::new("true", [""; 0]);
+    command.cwd = Some("/no/such/dir".into());
+    let mut child = sandbox.spawn(command, &Policy::default()).await.unwrap();
+    let err = child.wait().await.unwrap_err();
+    assert!(err.to_string().contains("bubblewrap"), "{err}");
 }

@@ -4,6 +4,12 @@
 //! When it is missing: under `CI=true` (or `CLAWC_REQUIRE_BACKENDS=1`) the test *fails*; on a
 //! developer machine it prints why it skipped — never silently.
 
+#![allow(dead_code, reason = "each suite uses what it needs")]
+#![allow(
+    clippy::print_stderr,
+    reason = "a skip must be visible in the test output"
+)]
+
 /// Whether missing real parts must fail the run.
 pub fn backends_required() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")

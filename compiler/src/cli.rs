@@ -1,0 +1,171 @@
+//! The command line, as DESIGN.md's contracts fix it.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "clawc",
+    version,
+    about = "Compile, check and sandbox AI-agent integrations written as .claw specs.",
+    after_help = "Exit codes: 0 success, 1 errors in the input (or unformatted files with --check), \
+                  2 usage or IO error. `sandbox exec`: the program's status, 125 when the sandbox \
+                  could not be set up, 137 when a limit killed it."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct Global {
+    /// When to use colour in human output.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+    /// Print only errors.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// More detail (repeat for more).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DiagnosticFormat {
+    /// Rendered for people, with source snippets.
+    Human,
+    /// One JSON object per diagnostic, one per line.
+    Json,
+    /// GitHub Actions workflow annotations.
+    Github,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Parse and validate specs; report every problem at once.
+    Check {
+        /// Spec files or directories (searched recursively for *.claw). Default: `specs`.
+        paths: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value_t = DiagnosticFormat::Human)]
+        format: DiagnosticFormat,
+    },
+    /// Rewrite specs in canonical layout (comments kept).
+    Fmt {
+        /// Report files that are not formatted and exit 1, without writing.
+        #[arg(long)]
+        check: bool,
+        /// Spec files or directories. Default: `specs`.
+        paths: Vec<PathBuf>,
+    },
+    /// Print JSON Schemas: a spec's tools (input and output), or the IR's own schema.
+    Schema {
+        /// The spec whose tool schemas to print.
+        #[arg(required_unless_present = "ir", conflicts_with = "ir")]
+        spec: Option<PathBuf>,
+        /// Only this tool.
+        #[arg(long, requires = "spec")]
+        tool: Option<String>,
+        /// The JSON Schema of clawc's intermediate representation.
+        #[arg(long)]
+        ir: bool,
+    },
+    /// Create a new spec that passes `clawc check`.
+    Init {
+        /// The integration's name (lowercase letters, digits and `_`).
+        name: String,
+        /// Where to put it.
+        #[arg(long, default_value = "specs")]
+        dir: PathBuf,
+    },
+    /// Explain a diagnostic code, like `rustc --explain`. Without a code, list them all.
+    Explain { code: Option<String> },
+    /// Run programs under the sandbox that deployed integrations get.
+    #[command(subcommand)]
+    Sandbox(SandboxCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SandboxCommand {
+    /// Run one program in a fresh sandbox; stdio passes through, its exit status is returned.
+    Exec(SandboxExec),
+}
+
+#[derive(Debug, Args)]
+pub struct SandboxExec {
+    #[arg(long, value_enum, default_value_t = Backend::Native)]
+    pub backend: Backend,
+    /// Allow egress to HOST:PORT through the proxy (repeatable; `*.example.com:443` for subdomains).
+    #[arg(long = "allow", value_name = "HOST:PORT")]
+    pub allow: Vec<String>,
+    /// Bind a host path: SRC:DST[:ro|rw] (read-only unless `rw`).
+    #[arg(long = "mount", value_name = "SRC:DST[:ro|rw]")]
+    pub mounts: Vec<String>,
+    /// Memory limit in bytes.
+    #[arg(long)]
+    pub memory: Option<u64>,
+    /// Maximum number of processes.
+    #[arg(long)]
+    pub pids: Option<u32>,
+    /// CPU share (0.5 = half a core).
+    #[arg(long)]
+    pub cpu: Option<f64>,
+    /// Wall-clock limit in seconds.
+    #[arg(long)]
+    pub timeout: Option<f64>,
+    /// Set K=V in the program's environment (the host's is never passed).
+    #[arg(long = "env", value_name = "K=V")]
+    pub env: Vec<String>,
+    /// The program and its arguments.
+    #[arg(last = true, required = true, value_name = "PROGRAM [ARG]...")]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Backend {
+    /// bubblewrap + seccomp + Landlock + cgroups (Linux).
+    Native,
+    /// A Docker engine (image built by scripts/build-base-image.sh).
+    Docker,
+}
+
+impl Global {
+    pub fn install_logging(&self) {
+        let level = if self.quiet {
+            "error"
+        } else {
+            match self.verbose {
+                0 => "warn",
+                1 => "info",
+                2 => "debug",
+                _ => "trace",
+            }
+        };
+        let filter = tracing_subscriber::EnvFilter::try_from_env("CLAWC_LOG")
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .with_ansi(self.use_color(std::io::IsTerminal::is_terminal(&std::io::stderr())))
+            .without_time()
+            .init();
+    }
+
+    /// Whether to colour a stream that is (or is not) a terminal.
+    pub fn use_color(&self, is_terminal: bool) -> bool {
+        match self.color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => is_terminal && std::env::var_os("NO_COLOR").is_none(),
+        }
+    }
+}

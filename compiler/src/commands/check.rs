@@ -1,0 +1,117 @@
+//! `clawc check [PATH...]`: parse and validate; every problem of every file at once.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use spec_lang::{Checked, Diagnostic, Severity};
+
+use super::{error, note, plural, print_stdout};
+use crate::cli::{DiagnosticFormat, Global};
+use crate::exit;
+use crate::render::render;
+use crate::sources::{self, FsWorld, SpecFile};
+
+/// One spec, read and checked. `text` is what diagnostics point into (lossy for non-UTF-8 input,
+/// whose only diagnostic is the decoding error).
+#[derive(Debug)]
+pub struct CheckedFile {
+    pub path: PathBuf,
+    pub text: String,
+    pub checked: Checked,
+}
+
+/// Decode and check one spec read from disk.
+pub fn check_file(file: &SpecFile) -> CheckedFile {
+    let checked = match spec_lang::decode(&file.bytes) {
+        Ok(text) => {
+            let checked = spec_lang::check(&file.stem(), text, &FsWorld::for_spec(&file.path));
+            return CheckedFile {
+                path: file.path.clone(),
+                text: text.to_owned(),
+                checked,
+            };
+        }
+        Err(diagnostic) => Checked {
+            ir: None,
+            diagnostics: vec![*diagnostic],
+        },
+    };
+    CheckedFile {
+        path: file.path.clone(),
+        text: String::from_utf8_lossy(&file.bytes).into_owned(),
+        checked,
+    }
+}
+
+/// Print a file's diagnostics (warnings hidden under `-q`).
+pub fn report(file: &CheckedFile, format: DiagnosticFormat, global: &Global) {
+    let shown: Vec<Diagnostic> = file
+        .checked
+        .diagnostics
+        .iter()
+        .filter(|d| !(global.quiet && d.severity == Severity::Warning))
+        .cloned()
+        .collect();
+    let color = global.use_color(std::io::stdout().is_terminal());
+    print_stdout(&render(format, &file.path, &file.text, &shown, color));
+}
+
+pub fn run(paths: &[PathBuf], format: DiagnosticFormat, global: &Global) -> i32 {
+    let specs = match sources::discover(paths) {
+        Ok(specs) => specs,
+        Err(e) => {
+            error(e);
+            return exit::USAGE;
+        }
+    };
+    if specs.is_empty() {
+        error(format!("no .claw files found in {}", shown_paths(paths)));
+        return exit::USAGE;
+    }
+    let (mut errors, mut warnings, mut unreadable) = (0, 0, 0);
+    for path in &specs {
+        let file = match sources::read(path) {
+            Ok(file) => file,
+            Err(e) => {
+                error(e);
+                unreadable += 1;
+                continue;
+            }
+        };
+        let checked = check_file(&file);
+        report(&checked, format, global);
+        for d in &checked.checked.diagnostics {
+            match d.severity {
+                Severity::Error => errors += 1,
+                Severity::Warning => warnings += 1,
+            }
+        }
+    }
+    note(
+        global,
+        format!(
+            "checked {}: {}, {}",
+            plural(specs.len() - unreadable, "spec"),
+            plural(errors, "error"),
+            plural(warnings, "warning")
+        ),
+    );
+    if unreadable > 0 {
+        exit::USAGE
+    } else if errors > 0 {
+        exit::FAILURE
+    } else {
+        exit::OK
+    }
+}
+
+fn shown_paths(paths: &[PathBuf]) -> String {
+    if paths.is_empty() {
+        return sources::DEFAULT_DIR.to_owned();
+    }
+    paths
+        .iter()
+        .map(|p| Path::display(p).to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}

@@ -1,0 +1,55 @@
+//! One module per subcommand; each returns the process exit code.
+
+mod check;
+mod explain;
+mod fmt;
+mod init;
+mod sandbox;
+mod schema;
+
+use std::io::{self, Write};
+
+use crate::cli::{Cli, Command, Global, SandboxCommand};
+
+pub fn run(cli: Cli) -> i32 {
+    let global = &cli.global;
+    match cli.command {
+        Command::Check { paths, format } => check::run(&paths, format, global),
+        Command::Fmt { check, paths } => fmt::run(&paths, check, global),
+        Command::Schema { spec, tool, ir } => {
+            schema::run(spec.as_deref(), tool.as_deref(), ir, global)
+        }
+        Command::Init { name, dir } => init::run(&name, &dir, global),
+        Command::Explain { code } => explain::run(code.as_deref()),
+        Command::Sandbox(SandboxCommand::Exec(args)) => sandbox::exec(args, global),
+    }
+}
+
+/// Write to stdout; a closed pipe (`clawc check | head`) is not an error worth a panic.
+fn print_stdout(text: &str) {
+    let mut out = io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+}
+
+/// Messages for people: errors always, notes unless `-q`.
+fn print_stderr(text: &str) {
+    let _ = io::stderr().lock().write_all(text.as_bytes());
+}
+
+fn error(message: impl std::fmt::Display) {
+    print_stderr(&format!("error: {message}\n"));
+}
+
+fn note(global: &Global, message: impl std::fmt::Display) {
+    if !global.quiet {
+        print_stderr(&format!("{message}\n"));
+    }
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("{n} {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}

@@ -1,0 +1,199 @@
+//! Every subcommand's exit code, stdout and stderr, snapshotted.
+
+use insta_cmd::assert_cmd_snapshot;
+
+use crate::support::{clawc, scratch, settings, specs_dir};
+
+/// A spec with one error of each broad kind, so a single `check` shows several diagnostics.
+const BROKEN: &str = r#"integration broken {
+  version "0.1.0"
+  summary "Broken on purpose."
+  target python
+  network { allow "api.example.com:443" }
+  tool get {
+    description "Get."
+    input { id: Identifier }
+    output { ok: bool }
+  }
+  example "calls an unknown tool" {
+    call got { id: 1 }
+    http GET "https://evil.example.net/x" -> 200 json {}
+    expect { ok: true }
+  }
+}
+"#;
+
+#[test]
+fn check_real_specs_is_clean() {
+    let output = clawc().arg("check").arg(specs_dir()).output().expect("run");
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stdout));
+}
+
+#[test]
+fn check_reports_every_error_human() {
+    let dir = scratch(&[("broken.claw", BROKEN.as_bytes())]);
+    settings(Some(dir.path())).bind(|| {
+        assert_cmd_snapshot!("check_human", clawc().arg("check").arg(dir.path().join("broken.claw")));
+    });
+}
+
+#[test]
+fn check_json_format() {
+    let dir = scratch(&[("broken.claw", BROKEN.as_bytes())]);
+    settings(Some(dir.path())).bind(|| {
+        assert_cmd_snapshot!(
+            "check_json",
+            clawc().args(["check", "--format", "json"]).arg(dir.path().join("broken.claw"))
+        );
+    });
+}
+
+#[test]
+fn check_github_format() {
+    let dir = scratch(&[("broken.claw", BROKEN.as_bytes())]);
+    settings(Some(dir.path())).bind(|| {
+        assert_cmd_snapshot!(
+            "check_github",
+            clawc().args(["check", "--format", "github"]).arg(dir.path().join("broken.claw"))
+        );
+    });
+}
+
+#[test]
+fn check_missing_path_is_a_usage_error() {
+    settings(None).bind(|| {
+        assert_cmd_snapshot!("check_missing", clawc().args(["check", "/nonexistent/specs"]));
+    });
+}
+
+#[test]
+fn check_empty_directory_is_a_usage_error() {
+    let dir = scratch(&[]);
+    settings(Some(dir.path())).bind(|| {
+        assert_cmd_snapshot!("check_empty_dir", clawc().arg("check").arg(dir.path()));
+    });
+}
+
+#[test]
+fn init_creates_a_spec_that_passes_check() {
+    let dir = scratch(&[]);
+    settings(Some(dir.path())).bind(|| {
+        assert_cmd_snapshot!("init", clawc().args(["init", "my_api", "--dir"]).arg(dir.path()));
+    });
+    let spec = dir.path().join("my_api.claw");
+    let output = clawc().arg("check").arg(&spec).output().expect("run");
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stdout));
+    assert!(output.stdout.is_empty(), "no warnings either: {}", String::from_utf8_lossy(&output.stdout));
+    // A second init must not clobber the first.
+    let again = clawc().args(["init", "my_api", "--dir"]).arg(dir.path()).output().expect("run");
+    assert_eq!(again.status.code(), Some(2));
+}
+
+#[test]
+fn init_rejects_bad_names() {
+    let dir = scratch(&[]);
+    settings(Some(dir.path())).bind(|| {
+        assert_cmd_snapshot!("init_bad_name", clawc().args(["init", "My-API", "--dir"]).arg(dir.path()));
+    });
+}
+
+#[test]
+fn fmt_check_then_write_then_idempotent() {
+    let messy = "integration tidy {\nversion   \"0.1.0\"   // kept\n summary \"S.\"\ntarget python\n}\n";
+    let dir = scratch(&[("tidy.claw", messy.as_bytes())]);
+    let spec = dir.path().join("tidy.claw");
+    settings(Some(dir.path())).bind(|| {
+        assert_cmd_snapshot!("fmt_check_dirty", clawc().args(["fmt", "--check"]).arg(&spec));
+        assert_cmd_snapshot!("fmt_write", clawc().arg("fmt").arg(&spec));
+        assert_cmd_snapshot!("fmt_check_clean", clawc().args(["fmt", "--check"]).arg(&spec));
+    });
+    let formatted = std::fs::read_to_string(&spec).expect("read");
+    assert!(formatted.contains("// kept"), "comments survive formatting:\n{formatted}");
+}
+
+#[test]
+fn fmt_refuses_unparsable_files_and_leaves_them_alone() {
+    let source = b"integration x { version \n";
+    let dir = scratch(&[("x.claw", source)]);
+    let spec = dir.path().join("x.claw");
+    let output = clawc().arg("fmt").arg(&spec).output().expect("run");
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(std::fs::read(&spec).expect("read"), source, "an unparsable file is not touched");
+}
+
+#[test]
+fn fmt_check_passes_on_the_real_specs() {
+    let output = clawc().args(["fmt", "--check"]).arg(specs_dir()).output().expect("run");
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "specs/ must be canonically formatted: {}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+}
+
+#[test]
+fn schema_of_one_tool() {
+    settings(None).bind(|| {
+        assert_cmd_snapshot!(
+            "schema_tool",
+            clawc().arg("schema").arg(specs_dir().join("github_issues.claw")).args(["--tool", "list_issues"])
+        );
+    });
+}
+
+#[test]
+fn schema_unknown_tool_is_a_usage_error() {
+    settings(None).bind(|| {
+        assert_cmd_snapshot!(
+            "schema_unknown_tool",
+            clawc().arg("schema").arg(specs_dir().join("github_issues.claw")).args(["--tool", "list_isues"])
+        );
+    });
+}
+
+#[test]
+fn schema_ir_matches_the_committed_schema() {
+    let output = clawc().args(["schema", "--ir"]).output().expect("run");
+    assert_eq!(output.status.code(), Some(0));
+    let printed: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    let committed: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../spec-lang/ir.schema.json")).expect("read"),
+    )
+    .expect("json");
+    assert_eq!(printed, committed);
+}
+
+#[test]
+fn explain_a_code() {
+    settings(None).bind(|| {
+        assert_cmd_snapshot!("explain_e0001", clawc().args(["explain", "E0001"]));
+    });
+}
+
+#[test]
+fn explain_every_listed_code() {
+    let list = clawc().arg("explain").output().expect("run");
+    assert_eq!(list.status.code(), Some(0));
+    let listed = String::from_utf8(list.stdout).expect("utf8");
+    let codes: Vec<&str> = listed.lines().filter_map(|l| l.split_whitespace().next()).collect();
+    assert!(codes.len() >= 20, "expected a full registry, got {codes:?}");
+    for code in codes {
+        let out = clawc().args(["explain", code]).output().expect("run");
+        assert_eq!(out.status.code(), Some(0), "{code}");
+        assert!(out.stdout.len() > 100, "{code} has a real explanation");
+    }
+}
+
+#[test]
+fn explain_unknown_code() {
+    settings(None).bind(|| {
+        assert_cmd_snapshot!("explain_unknown", clawc().args(["explain", "E9999"]));
+    });
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let output = clawc().arg("frobnicate").output().expect("run");
+    assert_eq!(output.status.code(), Some(2));
+}

@@ -1,0 +1,1 @@
+//! `clawc sandbox exec` end to end: exit statuses and stdio pass-through.

@@ -1,0 +1,51 @@
+//! Running the real `clawc` binary in a scratch directory, with snapshot filters for the
+//! parts of its output that vary between machines.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub fn clawc() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_clawc"));
+    cmd.env_remove("CLAWC_LOG").env("NO_COLOR", "1");
+    cmd
+}
+
+/// The repository's `specs/` folder.
+pub fn specs_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../specs")
+}
+
+/// A temporary directory holding the given files.
+pub fn scratch(files: &[(&str, &[u8])]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (name, contents) in files {
+        let path = dir.path().join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("mkdir");
+        }
+        std::fs::write(path, contents).expect("write");
+    }
+    dir
+}
+
+/// Snapshot settings: temp paths become `[TMP]`, hashes `[HASH]`.
+pub fn settings(dir: Option<&Path>) -> insta::Settings {
+    let mut settings = insta::Settings::clone_current();
+    if let Some(dir) = dir {
+        let shown = regex_escape(&dir.display().to_string());
+        settings.add_filter(&shown, "[TMP]");
+    }
+    settings.add_filter(r"sha256:[0-9a-f]{64}", "sha256:[HASH]");
+    settings.add_filter(r"clawc \d+\.\d+\.\d+", "clawc [VERSION]");
+    settings.set_prepend_module_to_snapshot(false);
+    settings
+}
+
+fn regex_escape(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            let special = "\\.+*?()|[]{}^$#&-~".contains(c);
+            special.then_some('\\').into_iter().chain(std::iter::once(c))
+        })
+        .collect()
+}

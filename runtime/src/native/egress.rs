@@ -1,0 +1,60 @@
+//! The egress path of one sandbox: an [`EgressProxy`] on a Unix socket in a private directory,
+//! which bubblewrap binds into the sandbox for init's bridge.
+
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::egress::{EgressEvent, EgressProxy};
+use crate::policy::NetworkPolicy;
+use crate::sandbox::SandboxError;
+
+#[derive(Debug)]
+pub(crate) struct Egress {
+    proxy: EgressProxy,
+    /// Private (0700) directory holding the socket; removed at shutdown.
+    dir: PathBuf,
+}
+
+impl Egress {
+    pub async fn start(policy: &NetworkPolicy) -> Result<Egress, SandboxError> {
+        static SEQUENCE: AtomicU64 = AtomicU64::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "clawc-egress-{}-{}",
+            std::process::id(),
+            SEQUENCE.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&dir)
+            .map_err(|err| {
+                SandboxError::Setup(format!("egress socket directory {}: {err}", dir.display()))
+            })?;
+        match EgressProxy::start(policy, &dir.join("egress.sock")).await {
+            Ok(proxy) => Ok(Egress { proxy, dir }),
+            Err(err) => {
+                let _ = std::fs::remove_dir_all(&dir);
+                Err(SandboxError::Setup(format!("egress proxy: {err}")))
+            }
+        }
+    }
+
+    pub fn socket(&self) -> &Path {
+        self.proxy.socket_path()
+    }
+
+    /// Stops the proxy and returns everything it saw.
+    pub async fn shutdown(self) -> Vec<EgressEvent> {
+        let events = self.proxy.shutdown().await;
+        if let Err(err) = std::fs::remove_dir_all(&self.dir) {
+            tracing::warn!(dir = %self.dir.display(), %err, "could not remove the egress socket directory");
+        }
+        events
+    }
+
+    /// For a sandbox dropped without `wait`: the proxy stops as it is dropped; take the
+    /// directory with it.
+    pub fn discard(self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

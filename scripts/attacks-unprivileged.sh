@@ -1,0 +1,64 @@
+#!/bin/sh
+# Runs the native backend's attack suite as an UNPRIVILEGED user (default: nobody), the way
+# most users run clawc: bubblewrap in user namespaces, no writable cgroup, rlimits instead.
+#
+#   scripts/attacks-unprivileged.sh [USER]
+#
+# Must be started as root (it uses runuser). It builds the runtime's test binary and the
+# in-sandbox init, copies both to a world-readable temporary directory (a build under /root is
+# invisible to `nobody`), and runs `<test binary> attacks::native` as USER, with
+# CLAWC_SANDBOX_INIT pointing at the copied init. The Docker half of the suite is not run here:
+# talking to the Docker engine is root-equivalent, so those cases run as root only.
+#
+# Set CI=true (as CI does) to make a missing bubblewrap a failure instead of a skip.
+set -eu
+
+user="${1:-nobody}"
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+
+if [ "$(id -u)" != 0 ]; then
+    echo "attacks-unprivileged.sh: run as root (it switches to '$user' with runuser)" >&2
+    exit 2
+fi
+command -v runuser >/dev/null || { echo "runuser not found (apt-get install util-linux)" >&2; exit 2; }
+
+# Build once; cargo's JSON messages name the exact artifacts (test binary hashes change).
+artifacts="$(cd "$repo" && cargo test -p claw-runtime --test it --no-run --message-format=json)"
+pick() {
+    # $1: target kind ("test" or "bin"), $2: target name
+    printf '%s\n' "$artifacts" | python3 -c '
+import json, sys
+kind, name = sys.argv[1], sys.argv[2]
+for line in sys.stdin:
+    try:
+        msg = json.loads(line)
+    except ValueError:
+        continue
+    target = msg.get("target") or {}
+    if msg.get("reason") == "compiler-artifact" and kind in target.get("kind", []) \
+            and target.get("name") == name and msg.get("executable"):
+        print(msg["executable"])
+' "$1" "$2" | tail -n 1
+}
+test_bin="$(pick test it)"
+init_bin="$(pick bin claw-sandbox-init)"
+[ -n "$test_bin" ] || { echo "could not find the claw-runtime test binary in cargo's output" >&2; exit 2; }
+[ -n "$init_bin" ] || { echo "could not find claw-sandbox-init in cargo's output" >&2; exit 2; }
+
+work="$(mktemp -d /tmp/clawc-attacks.XXXXXX)"
+trap 'rm -rf "$work"' EXIT INT TERM
+cp "$test_bin" "$work/it"
+cp "$init_bin" "$work/claw-sandbox-init"
+chmod 755 "$work" "$work/it" "$work/claw-sandbox-init"
+
+echo "running the native attack suite as '$user' ($(id -u "$user")) from $work"
+cd "$work"
+# A clean environment: nothing of root's environment (tokens, HOME) reaches the run.
+runuser -u "$user" -- env -i \
+    PATH=/usr/local/bin:/usr/bin:/bin \
+    HOME="$work" \
+    TMPDIR=/tmp \
+    CI="${CI:-}" \
+    CLAWC_REQUIRE_BACKENDS="${CLAWC_REQUIRE_BACKENDS:-}" \
+    CLAWC_SANDBOX_INIT="$work/claw-sandbox-init" \
+    "$work/it" attacks::native

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The README's test command: install what the tests need, then run every suite. Real parts
+# (bubblewrap, a Docker engine) are required: their absence fails the run instead of skipping.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup.sh
+
+export CLAWC_REQUIRE_BACKENDS=1
+echo "== format and lints"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+echo "== tests (as $(id -un))"
+cargo test --workspace --locked
+
+echo "== native-backend attack tests as an unprivileged user"
+scripts/attacks-unprivileged.sh

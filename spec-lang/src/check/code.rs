@@ -1,0 +1,40 @@
+//! The checker's stable diagnostic codes; `codes/semantic.rs` explains each one.
+
+pub(crate) const NAME_MISMATCH: &str = "E0010";
+pub(crate) const MISSING_ITEM: &str = "E0011";
+pub(crate) const REPEATED_ITEM: &str = "E0012";
+pub(crate) const INVALID_VERSION: &str = "E0013";
+pub(crate) const UNKNOWN_TARGET: &str = "E0014";
+pub(crate) const DUPLICATE_NAME: &str = "E0015";
+pub(crate) const UNKNOWN_TYPE: &str = "E0016";
+pub(crate) const UNKNOWN_TOOL: &str = "E0017";
+pub(crate) const INFINITE_TYPE: &str = "E0018";
+pub(crate) const UNKNOWN_CONSTRAINT: &str = "E0019";
+pub(crate) const CONSTRAINT_MISMATCH: &str = "E0020";
+pub(crate) const INVALID_CONSTRAINT_ARGUMENT: &str = "E0021";
+pub(crate) const EMPTY_RANGE: &str = "E0022";
+pub(crate) const INVALID_ADDRESS: &str = "E0023";
+pub(crate) const SECRET_HOST_NOT_ALLOWED: &str = "E0024";
+pub(crate) const INVALID_INJECTION: &str = "E0025";
+pub(crate) const UNUSED_SECRET: &str = "E0026";
+pub(crate) const INVALID_MOUNT: &str = "E0027";
+pub(crate) const INVALID_QUANTITY: &str = "E0028";
+pub(crate) const LIMIT_OUT_OF_RANGE: &str = "E0029";
+pub(crate) const UNKNOWN_LIMIT: &str = "E0030";
+pub(crate) const INVALID_RATE: &str = "E0031";
+pub(crate) const INVALID_VALUE: &str = "E0032";
+pub(crate) const INVALID_URL: &str = "E0033";
+pub(crate) const FIXTURE_HOST_NOT_ALLOWED: &str = "E0034";
+pub(crate) const INVALID_STATUS: &str = "E0035";
+pub(crate) const INVALID_METHOD: &str = "E0036";
+pub(crate) const UNREADABLE_FIXTURE: &str = "E0037";
+pub(crate) const MALFORMED_FIXTURE: &str = "E0038";
+pub(crate) const INVALID_ARGUMENTS: &str = "E0039";
+pub(crate) const INVALID_EXPECTED_OUTPUT: &str = "E0040";
+pub(crate) const INVALID_CONFIG: &str = "E0041";
+pub(crate) const INVALID_DEFAULT: &str = "E0042";
+
+pub(crate) const TOOL_WITHOUT_EXAMPLE: &str = "W0001";
+pub(crate) const WRITABLE_MOUNT: &str = "W0002";
+pub(crate) const UNMENTIONED_HOST: &str = "W0003";
+pub(crate) const WRITE_WITHOUT_APPROVAL: &str = "W0004";
