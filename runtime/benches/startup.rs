@@ -42,43 +42,44 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         path: env!("CARGO_BIN_EXE_claw-sandbox-init").into(),
         leading_args: Vec::new(),
     });
+    let runners = [
+        ("bare process", Ok(Runner::Bare)),
+        (
+            "native backend",
+            native.as_ref().map(|s| Runner::Backend(s as &dyn Sandbox)),
+        ),
+        ("docker run --rm (CLI)", Ok(Runner::DockerCli)),
+        (
+            "docker backend",
+            docker.as_ref().map(|s| Runner::Backend(s as &dyn Sandbox)),
+        ),
+    ];
 
-    println!("cold start to exit, {runs} runs each (median / min / max, ms)\n");
+    println!(
+        "cold start to exit, {runs} runs each, runners interleaved (median / min / max, ms)\n"
+    );
     println!(
         "{:<17} {:<22} {:>8} {:>8} {:>8}",
         "workload", "runner", "median", "min", "max"
     );
     for (label, argv) in WORKLOADS {
+        let results = runtime.block_on(measure(&runners, argv, runs));
         let mut medians = Vec::new();
-        let mut row = |runner: &str, result: Result<Vec<Duration>, String>| match result {
-            Ok(samples) => {
-                let stats = Stats::of(samples);
-                println!(
-                    "{label:<17} {runner:<22} {:>8.1} {:>8.1} {:>8.1}",
-                    ms(stats.median),
-                    ms(stats.min),
-                    ms(stats.max)
-                );
-                medians.push((runner.to_string(), stats.median));
+        for ((name, _), result) in runners.iter().zip(results) {
+            match result {
+                Ok(samples) => {
+                    let stats = Stats::of(samples);
+                    println!(
+                        "{label:<17} {name:<22} {:>8.1} {:>8.1} {:>8.1}",
+                        ms(stats.median),
+                        ms(stats.min),
+                        ms(stats.max)
+                    );
+                    medians.push((name.to_string(), stats.median));
+                }
+                Err(why) => println!("{label:<17} {name:<22} skipped: {why}"),
             }
-            Err(why) => println!("{label:<17} {runner:<22} skipped: {why}"),
-        };
-        row("bare process", repeat(runs, || bare(argv)));
-        row(
-            "native backend",
-            match &native {
-                Ok(sandbox) => runtime.block_on(repeat_async(runs, || backend(sandbox, argv))),
-                Err(e) => Err(e.to_string()),
-            },
-        );
-        row("docker run --rm (CLI)", repeat(runs, || docker_cli(argv)));
-        row(
-            "docker backend",
-            match &docker {
-                Ok(sandbox) => runtime.block_on(repeat_async(runs, || backend(sandbox, argv))),
-                Err(e) => Err(e.to_string()),
-            },
-        );
+        }
         compare(&medians);
         println!();
     }
@@ -91,6 +92,56 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Err(e) => println!("idle native sandboxes: skipped: {e}"),
     }
     Ok(())
+}
+
+/// One way of running a program to its end.
+enum Runner<'a> {
+    Bare,
+    DockerCli,
+    Backend(&'a dyn Sandbox),
+}
+
+impl Runner<'_> {
+    async fn once(&self, argv: &[&str]) -> Result<(), String> {
+        match self {
+            Runner::Bare => bare(argv),
+            Runner::DockerCli => docker_cli(argv),
+            Runner::Backend(sandbox) => backend(*sandbox, argv).await,
+        }
+    }
+}
+
+/// Samples per runner. Runs are interleaved (each round runs every runner once), so a load
+/// spike on this shared machine hits all runners alike instead of skewing one of them. One
+/// unmeasured warm-up round first; a runner that fails once is dropped with its reason.
+async fn measure<E: std::fmt::Display>(
+    runners: &[(&str, Result<Runner<'_>, E>)],
+    argv: &[&str],
+    runs: usize,
+) -> Vec<Result<Vec<Duration>, String>> {
+    let mut results: Vec<Result<Vec<Duration>, String>> = runners
+        .iter()
+        .map(|(_, runner)| {
+            runner
+                .as_ref()
+                .map(|_| Vec::with_capacity(runs))
+                .map_err(|e| e.to_string())
+        })
+        .collect();
+    for round in 0..=runs {
+        for ((_, runner), result) in runners.iter().zip(results.iter_mut()) {
+            let (Ok(runner), Ok(samples)) = (runner, result.as_mut()) else {
+                continue;
+            };
+            let start = Instant::now();
+            match runner.once(argv).await {
+                Ok(()) if round > 0 => samples.push(start.elapsed()),
+                Ok(()) => {}
+                Err(why) => *result = Err(why),
+            }
+        }
+    }
+    results
 }
 
 fn count_from_env(name: &str, default: usize) -> Result<usize, std::num::ParseIntError> {
@@ -180,36 +231,6 @@ impl Stats {
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
-}
-
-fn repeat(
-    runs: usize,
-    mut once: impl FnMut() -> Result<(), String>,
-) -> Result<Vec<Duration>, String> {
-    // One unmeasured warm-up: page cache and engine state are "cold start" for a user too only
-    // the very first time on a machine, which no repeated median can show.
-    once()?;
-    (0..runs)
-        .map(|_| {
-            let start = Instant::now();
-            once().map(|()| start.elapsed())
-        })
-        .collect()
-}
-
-async fn repeat_async<F, Fut>(runs: usize, mut once: F) -> Result<Vec<Duration>, String>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<(), String>>,
-{
-    once().await?;
-    let mut samples = Vec::with_capacity(runs);
-    for _ in 0..runs {
-        let start = Instant::now();
-        once().await?;
-        samples.push(start.elapsed());
-    }
-    Ok(samples)
 }
 
 fn succeed(mut command: Command) -> Result<(), String> {

@@ -20,7 +20,7 @@ use crate::init::InitExe;
 use crate::policy::Policy;
 use crate::sandbox::{Sandbox, SandboxChild, SandboxCommand, SandboxError};
 
-use egress::{EgressSession, InitLaunch};
+use egress::Egress;
 
 pub use child::DockerChild;
 pub use spec::{SANDBOX_LABEL, SANDBOX_USER};
@@ -145,8 +145,7 @@ impl Sandbox for DockerSandbox {
                         .into(),
                 )
             })?;
-            let session = EgressSession::start(&policy.network).await?;
-            Some((session.mounts(init), InitLaunch::new(init, policy), session))
+            Some(Egress::start(init, policy).await?)
         } else {
             None
         };
@@ -154,19 +153,10 @@ impl Sandbox for DockerSandbox {
             image: &self.config.image,
             runtime: self.config.runtime.as_deref(),
             labels: &self.config.labels,
-            init: egress.as_ref().map(|(_, launch, _)| launch),
-            extra_env: if egress.is_some() {
-                EgressSession::env()
-            } else {
-                Vec::new()
-            },
-            extra_mounts: egress
-                .as_ref()
-                .map(|(mounts, _, _)| mounts.clone())
-                .unwrap_or_default(),
+            egress: egress.as_ref(),
         };
         let body = spec::container_body(&command, policy, &plan)?;
-        let session = egress.map(|(_, _, session)| session);
+        let session = egress.map(|e| e.session);
         let child = DockerChild::start(&self.engine, body, &command, policy, session).await?;
         Ok(Box::new(child))
     }

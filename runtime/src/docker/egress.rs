@@ -17,6 +17,27 @@ use crate::sandbox::SandboxError;
 const SOCKET_IN_SANDBOX: &str = "/run/clawc/egress.sock";
 const INIT_IN_SANDBOX: &str = "/run/clawc/init";
 
+/// Everything the egress path adds to one container.
+#[derive(Debug)]
+pub struct Egress {
+    pub session: EgressSession,
+    pub init: InitLaunch,
+    pub mounts: Vec<Mount>,
+    pub env: Vec<(String, String)>,
+}
+
+impl Egress {
+    pub async fn start(init: &InitExe, policy: &Policy) -> Result<Self, SandboxError> {
+        let session = EgressSession::start(&policy.network).await?;
+        Ok(Self {
+            mounts: session.mounts(init),
+            init: InitLaunch::new(init, policy),
+            env: proxy_env(),
+            session,
+        })
+    }
+}
+
 /// A running proxy for one container, and the private directory holding its socket.
 #[derive(Debug)]
 pub struct EgressSession {
@@ -27,7 +48,7 @@ pub struct EgressSession {
 }
 
 impl EgressSession {
-    pub async fn start(network: &NetworkPolicy) -> Result<Self, SandboxError> {
+    async fn start(network: &NetworkPolicy) -> Result<Self, SandboxError> {
         let setup = |what: &str, e: std::io::Error| {
             SandboxError::Setup(format!("egress proxy: {what}: {e}"))
         };
@@ -51,7 +72,7 @@ impl EgressSession {
 
     /// The socket and the init, bind-mounted read-only (connecting to a socket needs no write
     /// access to its filesystem).
-    pub fn mounts(&self, init: &InitExe) -> Vec<Mount> {
+    fn mounts(&self, init: &InitExe) -> Vec<Mount> {
         vec![
             Mount {
                 source: self.socket.clone(),
@@ -64,10 +85,6 @@ impl EgressSession {
                 writable: false,
             },
         ]
-    }
-
-    pub fn env() -> Vec<(String, String)> {
-        proxy_env()
     }
 
     /// Stop serving and hand back every request the proxy saw.
@@ -86,7 +103,7 @@ pub struct InitLaunch {
 }
 
 impl InitLaunch {
-    pub fn new(init: &InitExe, policy: &Policy) -> Self {
+    fn new(init: &InitExe, policy: &Policy) -> Self {
         let targets = |writable: bool| -> Vec<PathBuf> {
             policy
                 .mounts
@@ -123,5 +140,50 @@ impl InitLaunch {
                     .map(|a| a.to_string_lossy().into_owned()),
             )
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn init_wraps_the_program_with_the_bridge_and_the_mounts() {
+        let init = InitExe {
+            path: "/host/init".into(),
+            leading_args: vec!["__sandbox-init".into()],
+        };
+        let policy = Policy {
+            mounts: vec![
+                Mount {
+                    source: "/h/a".into(),
+                    target: "/data/in".into(),
+                    writable: false,
+                },
+                Mount {
+                    source: "/h/b".into(),
+                    target: "/data/out".into(),
+                    writable: true,
+                },
+            ],
+            ..Policy::default()
+        };
+        let argv = InitLaunch::new(&init, &policy).wrap(vec!["/usr/bin/env".into(), "-i".into()]);
+        assert_eq!(
+            argv,
+            [
+                INIT_IN_SANDBOX,
+                "__sandbox-init",
+                "--ro",
+                "/data/in",
+                "--rw",
+                "/data/out",
+                "--bridge",
+                SOCKET_IN_SANDBOX,
+                "--",
+                "/usr/bin/env",
+                "-i"
+            ]
+        );
     }
 }

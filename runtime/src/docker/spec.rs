@@ -6,7 +6,7 @@ use std::path::Path;
 
 use bollard::models::{ContainerCreateBody, HostConfig, Mount as DockerMount, MountType};
 
-use super::egress::InitLaunch;
+use super::egress::Egress;
 use crate::policy::{Mount, Policy};
 use crate::sandbox::{SandboxCommand, SandboxError, Stdio};
 
@@ -26,12 +26,9 @@ pub struct ContainerPlan<'a> {
     pub image: &'a str,
     pub runtime: Option<&'a str>,
     pub labels: &'a [(String, String)],
-    /// The in-sandbox init the command runs under, when egress is on.
-    pub init: Option<&'a InitLaunch>,
-    /// Variables added to the policy's environment (the proxy settings, when egress is on).
-    pub extra_env: Vec<(String, String)>,
-    /// Mounts added by the backend itself (the egress socket and the init), all read-only.
-    pub extra_mounts: Vec<Mount>,
+    /// When the policy grants network: the init the command runs under, the mounts (proxy
+    /// socket, init) and the proxy variables it adds.
+    pub egress: Option<&'a Egress>,
 }
 
 /// The create request for `command` under `policy`: no network, read-only root, all
@@ -57,8 +54,9 @@ pub fn container_body(
     // machine-sized core count; the cast saturates beyond that.
     let nano_cpus = (limits.cpu * 1e9).round() as i64;
 
-    let mut mounts = Vec::with_capacity(policy.mounts.len() + plan.extra_mounts.len());
-    for mount in policy.mounts.iter().chain(&plan.extra_mounts) {
+    let extra_mounts = plan.egress.map(|e| e.mounts.as_slice()).unwrap_or_default();
+    let mut mounts = Vec::with_capacity(policy.mounts.len() + extra_mounts.len());
+    for mount in policy.mounts.iter().chain(extra_mounts) {
         mounts.push(bind_mount(mount)?);
     }
 
@@ -85,7 +83,7 @@ pub fn container_body(
         .env
         .iter()
         .map(|(k, v)| (k.clone(), v.clone()))
-        .chain(plan.extra_env.iter().cloned())
+        .chain(plan.egress.iter().flat_map(|e| e.env.iter().cloned()))
         .collect();
     if !env.iter().any(|(k, _)| k == "PATH") {
         env.push(("PATH".into(), DEFAULT_PATH.into()));
@@ -95,8 +93,8 @@ pub fn container_body(
         image: Some(plan.image.to_string()),
         // The image may name an entrypoint; the sandbox runs exactly our argv.
         entrypoint: Some(Vec::new()),
-        cmd: Some(match plan.init {
-            Some(init) => init.wrap(argv(command, &env)?),
+        cmd: Some(match plan.egress {
+            Some(egress) => egress.init.wrap(argv(command, &env)?),
             None => argv(command, &env)?,
         }),
         user: Some(SANDBOX_USER.into()),
@@ -182,9 +180,7 @@ mod tests {
             image: "img:tag",
             runtime: None,
             labels: &[],
-            init: None,
-            extra_env: Vec::new(),
-            extra_mounts: Vec::new(),
+            egress: None,
         }
     }
 
