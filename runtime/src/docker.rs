@@ -7,6 +7,7 @@
 //! started by `scripts/docker-engine.sh`.
 
 mod child;
+mod egress;
 mod spec;
 mod streams;
 
@@ -15,8 +16,11 @@ use std::path::PathBuf;
 use async_trait::async_trait;
 use bollard::Docker;
 
+use crate::init::InitExe;
 use crate::policy::Policy;
 use crate::sandbox::{Sandbox, SandboxChild, SandboxCommand, SandboxError};
+
+use egress::{EgressSession, InitLaunch};
 
 pub use child::DockerChild;
 pub use spec::{SANDBOX_LABEL, SANDBOX_USER};
@@ -38,6 +42,9 @@ pub struct DockerConfig {
     pub runtime: Option<String>,
     /// Extra labels on every container (callers use them to find their own).
     pub labels: Vec<(String, String)>,
+    /// The in-sandbox init, bind-mounted into containers whose policy grants network: it serves
+    /// the bridge to the egress proxy. It runs on the image's libc (Debian bookworm).
+    pub init: Option<InitExe>,
 }
 
 impl Default for DockerConfig {
@@ -47,6 +54,7 @@ impl Default for DockerConfig {
             image: BASE_IMAGE.to_string(),
             runtime: None,
             labels: Vec::new(),
+            init: None,
         }
     }
 }
@@ -129,23 +137,37 @@ impl Sandbox for DockerSandbox {
         command: SandboxCommand,
         policy: &Policy,
     ) -> Result<Box<dyn SandboxChild>, SandboxError> {
-        if policy.network.is_enabled() {
-            return Err(SandboxError::Setup(
-                "the docker backend cannot grant network egress yet (the egress proxy is not \
-                 wired into it); use the native backend"
-                    .into(),
-            ));
-        }
+        let egress = if policy.network.is_enabled() {
+            let init = self.config.init.as_ref().ok_or_else(|| {
+                SandboxError::Setup(
+                    "the policy grants network, but the docker backend has no in-sandbox init to \
+                     serve the egress bridge (DockerConfig::init)"
+                        .into(),
+                )
+            })?;
+            let session = EgressSession::start(&policy.network).await?;
+            Some((session.mounts(init), InitLaunch::new(init, policy), session))
+        } else {
+            None
+        };
         let plan = spec::ContainerPlan {
             image: &self.config.image,
             runtime: self.config.runtime.as_deref(),
             labels: &self.config.labels,
-            wrapper: Vec::new(),
-            extra_env: Vec::new(),
-            extra_mounts: Vec::new(),
+            init: egress.as_ref().map(|(_, launch, _)| launch),
+            extra_env: if egress.is_some() {
+                EgressSession::env()
+            } else {
+                Vec::new()
+            },
+            extra_mounts: egress
+                .as_ref()
+                .map(|(mounts, _, _)| mounts.clone())
+                .unwrap_or_default(),
         };
         let body = spec::container_body(&command, policy, &plan)?;
-        let child = DockerChild::start(&self.engine, body, &command, policy).await?;
+        let session = egress.map(|(_, _, session)| session);
+        let child = DockerChild::start(&self.engine, body, &command, policy, session).await?;
         Ok(Box::new(child))
     }
 }

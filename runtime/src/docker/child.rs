@@ -11,6 +11,7 @@ use bollard::Docker;
 use futures_util::StreamExt;
 use tokio::time::Instant;
 
+use super::egress::EgressSession;
 use super::streams::{self, AttachedStdio};
 use super::{setup_error, Engine, ENGINE_TIMEOUT_SECS};
 use crate::policy::Policy;
@@ -35,6 +36,8 @@ pub struct DockerChild {
     /// Set by [`SandboxChild::kill`]: the end is ours, not the program's.
     killed: bool,
     removed: bool,
+    /// The egress proxy serving this container, when the policy grants network.
+    egress: Option<EgressSession>,
 }
 
 impl std::fmt::Debug for DockerChild {
@@ -54,6 +57,7 @@ impl DockerChild {
         body: ContainerCreateBody,
         command: &SandboxCommand,
         policy: &Policy,
+        egress: Option<EgressSession>,
     ) -> Result<Self, SandboxError> {
         let image = body.image.clone().unwrap_or_default();
         let created = engine
@@ -74,6 +78,7 @@ impl DockerChild {
             deadline: now + policy.limits.timeout,
             killed: false,
             removed: false,
+            egress,
         };
         if let Err(e) = child.attach_and_start(command).await {
             let error = setup_error(engine, &image, e);
@@ -135,11 +140,15 @@ impl DockerChild {
             };
         let elapsed = self.started.elapsed();
         self.stdio.finish(OUTPUT_GRACE).await;
+        let egress = match self.egress.take() {
+            Some(session) => session.finish().await,
+            None => Vec::new(),
+        };
         Ok(ExitReport {
             status,
             killed_by,
             elapsed,
-            egress: Vec::new(),
+            egress,
         })
     }
 }

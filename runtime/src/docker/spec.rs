@@ -6,6 +6,7 @@ use std::path::Path;
 
 use bollard::models::{ContainerCreateBody, HostConfig, Mount as DockerMount, MountType};
 
+use super::egress::InitLaunch;
 use crate::policy::{Mount, Policy};
 use crate::sandbox::{SandboxCommand, SandboxError, Stdio};
 
@@ -25,8 +26,8 @@ pub struct ContainerPlan<'a> {
     pub image: &'a str,
     pub runtime: Option<&'a str>,
     pub labels: &'a [(String, String)],
-    /// Programs the command runs under, outermost first (the in-sandbox init, when egress is on).
-    pub wrapper: Vec<String>,
+    /// The in-sandbox init the command runs under, when egress is on.
+    pub init: Option<&'a InitLaunch>,
     /// Variables added to the policy's environment (the proxy settings, when egress is on).
     pub extra_env: Vec<(String, String)>,
     /// Mounts added by the backend itself (the egress socket and the init), all read-only.
@@ -94,7 +95,10 @@ pub fn container_body(
         image: Some(plan.image.to_string()),
         // The image may name an entrypoint; the sandbox runs exactly our argv.
         entrypoint: Some(Vec::new()),
-        cmd: Some(argv(command, &plan.wrapper, &env)?),
+        cmd: Some(match plan.init {
+            Some(init) => init.wrap(argv(command, &env)?),
+            None => argv(command, &env)?,
+        }),
         user: Some(SANDBOX_USER.into()),
         hostname: Some("sandbox".into()),
         working_dir: Some(
@@ -125,12 +129,8 @@ pub fn container_body(
     })
 }
 
-/// `wrapper... env -i K=V... -- program args...`
-fn argv(
-    command: &SandboxCommand,
-    wrapper: &[String],
-    env: &[(String, String)],
-) -> Result<Vec<String>, SandboxError> {
+/// `env -i -- K=V... program args...`
+fn argv(command: &SandboxCommand, env: &[(String, String)]) -> Result<Vec<String>, SandboxError> {
     // `env` reads leading `NAME=VALUE` words as assignments, so such a program name (or a name
     // with `=` in an assignment) would be misread rather than run.
     if command.program.contains('=') {
@@ -144,8 +144,7 @@ fn argv(
             "invalid environment variable name {key:?}"
         )));
     }
-    let mut argv: Vec<String> = wrapper.to_vec();
-    argv.extend(CLEAN_ENV.iter().map(|s| s.to_string()));
+    let mut argv: Vec<String> = CLEAN_ENV.iter().map(|s| s.to_string()).collect();
     argv.push("--".into());
     argv.extend(env.iter().map(|(k, v)| format!("{k}={v}")));
     argv.push(command.program.clone());
@@ -183,7 +182,7 @@ mod tests {
             image: "img:tag",
             runtime: None,
             labels: &[],
-            wrapper: Vec::new(),
+            init: None,
             extra_env: Vec::new(),
             extra_mounts: Vec::new(),
         }

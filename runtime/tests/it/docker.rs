@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use bollard::query_parameters::ListContainersOptions;
 use claw_runtime::docker::{DockerConfig, DockerSandbox, BASE_IMAGE};
-use claw_runtime::policy::{HostPattern, Mount, Policy};
+use claw_runtime::egress::EgressOutcome;
+use claw_runtime::init::InitExe;
+use claw_runtime::policy::{EgressMode, Fixture, HostPattern, Mount, NetworkPolicy, Policy};
 use claw_runtime::sandbox::{ExitReport, ExitStatus, LimitKind, SandboxCommand, Stdio};
 use claw_runtime::{Sandbox, SandboxError};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -533,7 +535,7 @@ async fn a_missing_engine_says_how_to_start_one() {
 }
 
 #[tokio::test]
-async fn network_grants_are_refused_until_egress_is_wired() {
+async fn network_without_an_init_is_a_setup_error() {
     let Some(sandbox) = docker().await else {
         return;
     };
@@ -544,4 +546,80 @@ async fn network_grants_are_refused_until_egress_is_wired() {
     });
     let err = sandbox.spawn(sh("true"), &policy).await.err().unwrap();
     assert!(matches!(err, SandboxError::Setup(_)), "{err:?}");
+    assert!(err.to_string().contains("DockerConfig::init"), "{err}");
+    assert_eq!(leftovers(&sandbox).await, Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn egress_goes_through_the_proxy_and_is_reported() {
+    let Some(sandbox) = docker().await else {
+        return;
+    };
+    let init = InitExe {
+        path: PathBuf::from(env!("CARGO_BIN_EXE_claw-sandbox-init")),
+        leading_args: Vec::new(),
+    };
+    let config = DockerConfig {
+        init: Some(init),
+        ..sandbox.config().clone()
+    };
+    let sandbox = DockerSandbox::connect(config).await.unwrap();
+    let policy = Policy {
+        network: NetworkPolicy {
+            allow: vec![HostPattern {
+                host: "api.example.test".into(),
+                port: 80,
+            }],
+            mode: EgressMode::Replay(vec![Fixture {
+                method: "GET".into(),
+                url: "http://api.example.test/hello".into(),
+                request_body: None,
+                status: 200,
+                content_type: Some("text/plain".into()),
+                body: b"hello from the fixture".to_vec(),
+            }]),
+            ..NetworkPolicy::default()
+        },
+        ..Policy::default()
+    };
+    let code = "import socket, urllib.request\n\
+                print(urllib.request.urlopen('http://api.example.test/hello', timeout=10).read().decode())\n\
+                try:\n\
+                \x20   urllib.request.urlopen('http://other.example.test/', timeout=10); print('other reached')\n\
+                except Exception as e:\n\
+                \x20   print('other refused')\n\
+                try:\n\
+                \x20   socket.create_connection(('1.1.1.1', 80), timeout=2); print('direct reached')\n\
+                except OSError:\n\
+                \x20   print('direct refused')\n";
+    let out = run(&sandbox, python(code), &policy).await;
+    assert_eq!(
+        out.stdout, "hello from the fixture\nother refused\ndirect refused\n",
+        "{}",
+        out.stderr
+    );
+    assert_eq!(out.report.exit_code(), 0);
+    let seen: Vec<(&str, u16, bool)> = out
+        .report
+        .egress
+        .iter()
+        .map(|e| {
+            (
+                e.host.as_str(),
+                e.port,
+                matches!(e.outcome, EgressOutcome::Replayed { status: 200 }),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("api.example.test", 80, true),
+            ("other.example.test", 80, false)
+        ]
+    );
+    assert!(matches!(
+        out.report.egress[1].outcome,
+        EgressOutcome::Denied { .. }
+    ));
 }
