@@ -55,7 +55,11 @@ pub fn spawn_bridge_on(listener: TcpListener, socket: PathBuf) -> io::Result<Joi
 fn accept_loop(listener: &TcpListener, socket: &Path) {
     let active = Arc::new(AtomicUsize::new(0));
     for client in listener.incoming() {
-        let Ok(client) = client else { continue };
+        let Ok(client) = client else {
+            // Typically out of file descriptors: back off instead of spinning.
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            continue;
+        };
         if active.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
             active.fetch_sub(1, Ordering::SeqCst);
             continue;

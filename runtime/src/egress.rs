@@ -6,7 +6,10 @@
 //! - HTTP/1.1 absolute-form requests (`GET http://host/...` and `GET https://host/...`; the latter
 //!   is upgraded to TLS by the proxy, so credentials can be injected without a MITM certificate),
 //! - `CONNECT host:port` tunnels, which are opaque: allowed only to allowlisted `host:port`, and
-//!   no credential can be injected into them (the proxy never sees inside).
+//!   no credential can be injected into them (the proxy never sees inside). Standard clients
+//!   (curl, Python's urllib) tunnel `https://` URLs this way when `HTTPS_PROXY` is set, so a
+//!   client that needs a credential must send `GET https://…` in absolute form to the proxy
+//!   instead, as the scaffold's HTTP helper does.
 //!
 //! Every request is checked against the allowlist, then (live mode) its resolved addresses are
 //! vetted against loopback/private/metadata/host ranges, and the proxy connects to exactly the

@@ -97,7 +97,7 @@ fn run(plan: &InitPlan) -> Result<InitStatus, String> {
 fn apply_rlimits(plan: &InitPlan) -> Result<(), String> {
     let limits = [
         (libc::RLIMIT_CORE, Some(0)),
-        (libc::RLIMIT_AS, plan.rlimit_as),
+        (libc::RLIMIT_DATA, plan.rlimit_data),
         (libc::RLIMIT_NPROC, plan.rlimit_nproc),
     ];
     for (resource, value) in limits {

@@ -61,6 +61,7 @@ impl NativeSandbox {
                 InitExe::ENV_OVERRIDE
             )));
         }
+        warn_without_landlock();
         let seccomp = seccomp::compile()
             .map_err(|err| SandboxError::Setup(format!("seccomp filter: {err}")))?;
         Ok(NativeSandbox {
@@ -72,10 +73,29 @@ impl NativeSandbox {
     }
 }
 
+/// Init applies Landlock best-effort; say once, loudly, when the kernel has none.
+fn warn_without_landlock() {
+    const LANDLOCK_CREATE_RULESET_VERSION: libc::c_uint = 1;
+    // SAFETY: the documented ABI-version query; it creates no ruleset and touches no memory.
+    let abi = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            std::ptr::null::<libc::c_void>(),
+            0usize,
+            LANDLOCK_CREATE_RULESET_VERSION,
+        )
+    };
+    if abi < 1 {
+        tracing::warn!(
+            "Landlock is unavailable on this kernel: file access inside the native sandbox rests on its mount namespace alone"
+        );
+    }
+}
+
 /// What a spawn decided about the limits.
 struct LimitPlan {
     cgroups: Option<Cgroups>,
-    rlimit_as: Option<u64>,
+    rlimit_data: Option<u64>,
     rlimit_nproc: Option<u64>,
     unenforced: Vec<Unenforced>,
 }
@@ -84,13 +104,13 @@ fn plan_limits(policy: &Policy) -> LimitPlan {
     let limits = &policy.limits;
     let (cgroups, coverage, refusals) = Cgroups::create(limits);
     let mut unenforced = Vec::new();
-    let mut rlimit_as = None;
+    let mut rlimit_data = None;
     if !coverage.memory {
-        rlimit_as = Some(limits.memory_bytes);
+        rlimit_data = Some(limits.memory_bytes);
         unenforced.push(Unenforced {
             limit: "memory",
             reason: format!(
-                "{}; only a per-process address-space cap (RLIMIT_AS) applies, not one for the whole sandbox",
+                "{}; only a per-process data-size cap (RLIMIT_DATA) applies, not one for the whole sandbox",
                 refusals.memory.unwrap_or_default()
             ),
         });
@@ -109,7 +129,7 @@ fn plan_limits(policy: &Policy) -> LimitPlan {
     }
     LimitPlan {
         cgroups,
-        rlimit_as,
+        rlimit_data,
         rlimit_nproc,
         unenforced,
     }
@@ -170,7 +190,7 @@ impl Sandbox for NativeSandbox {
                 .filter(|m| m.writable)
                 .map(|m| m.target.clone())
                 .collect(),
-            rlimit_as: limits.rlimit_as,
+            rlimit_data: limits.rlimit_data,
             rlimit_nproc: limits.rlimit_nproc,
             bridge_socket: egress
                 .as_ref()
@@ -289,6 +309,14 @@ impl NativeChild {
     /// bubblewrap reported that pid, kill bubblewrap itself (`--die-with-parent` takes the
     /// rest). The cgroups, when there are any, are swept as well.
     fn kill_tree(&mut self) {
+        if let Some(cgroups) = &self.cgroups {
+            cgroups.kill_all();
+        }
+        // Once bubblewrap has exited, it reaped PID 1 and the namespace is gone; its pid may
+        // already belong to someone else, so signal nothing.
+        if !matches!(self.child.try_wait(), Ok(None)) {
+            return;
+        }
         if self.sandbox_init_pid.is_none() {
             self.sandbox_init_pid =
                 read_available(&mut self.info).and_then(|info| parse_child_pid(&info));
@@ -305,9 +333,6 @@ impl NativeChild {
                     unsafe { libc::kill(pid, libc::SIGKILL) };
                 }
             }
-        }
-        if let Some(cgroups) = &self.cgroups {
-            cgroups.kill_all();
         }
     }
 

@@ -4,7 +4,8 @@
 
 use std::io;
 
-use hyper::Uri;
+use hyper::header::HeaderValue;
+use hyper::{StatusCode, Uri};
 use percent_encoding::percent_decode_str;
 
 use crate::policy::Fixture;
@@ -53,6 +54,37 @@ impl RequestKey {
     }
 }
 
+impl RequestKey {
+    fn without_params(&self, names: &[&str]) -> RequestKey {
+        RequestKey {
+            query: self
+                .query
+                .iter()
+                .filter(|(name, _)| !names.contains(&name.as_str()))
+                .cloned()
+                .collect(),
+            ..self.clone()
+        }
+    }
+}
+
+/// A fixture the proxy could not serve faithfully fails when the proxy starts, not mid-run.
+fn validate_response(fixture: &Fixture) -> io::Result<()> {
+    let invalid = |what: String| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("replay fixture {} {}: {what}", fixture.method, fixture.url),
+        )
+    };
+    StatusCode::from_u16(fixture.status)
+        .map_err(|_| invalid(format!("invalid status {}", fixture.status)))?;
+    if let Some(content_type) = &fixture.content_type {
+        HeaderValue::from_str(content_type)
+            .map_err(|_| invalid(format!("invalid content type `{content_type}`")))?;
+    }
+    Ok(())
+}
+
 fn decode(text: &str) -> String {
     percent_decode_str(&text.replace('+', " "))
         .decode_utf8_lossy()
@@ -76,6 +108,7 @@ impl Replayer {
                             format!("replay fixture URL `{}`: {err}", fixture.url),
                         )
                     })?;
+                validate_response(fixture)?;
                 Ok((
                     RequestKey::new(&fixture.method, &target, &[]),
                     fixture.clone(),
@@ -98,12 +131,63 @@ impl Replayer {
         self.fixtures
             .iter()
             .find(|(fixture_key, fixture)| {
-                *fixture_key == key
+                fixture_key.without_params(ignored_params) == key
                     && fixture
                         .request_body
                         .as_deref()
                         .is_none_or(|expected| expected == body)
             })
             .map(|(_, fixture)| fixture)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(url: &str, status: u16) -> Fixture {
+        Fixture {
+            method: "GET".to_owned(),
+            url: url.to_owned(),
+            request_body: None,
+            status,
+            content_type: None,
+            body: Vec::new(),
+        }
+    }
+
+    fn target(url: &str) -> Target {
+        Target::from_uri(&url.parse::<Uri>().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn query_order_and_encoding_do_not_matter_but_values_do() {
+        let replayer =
+            Replayer::new(&[fixture("https://a.test/x?b=2&a=hello%20world", 200)]).unwrap();
+        assert!(replayer
+            .find(
+                "get",
+                &target("https://A.test:443/x?a=hello+world&b=2"),
+                b"",
+                &[]
+            )
+            .is_some());
+        assert!(replayer
+            .find("GET", &target("https://a.test/x?a=hello&b=2"), b"", &[])
+            .is_none());
+        assert!(replayer
+            .find(
+                "GET",
+                &target("http://a.test/x?a=hello%20world&b=2"),
+                b"",
+                &[]
+            )
+            .is_none());
+    }
+
+    #[test]
+    fn unservable_fixtures_fail_at_start() {
+        assert!(Replayer::new(&[fixture("https://a.test/", 1000)]).is_err());
+        assert!(Replayer::new(&[fixture("/relative", 200)]).is_err());
     }
 }

@@ -45,11 +45,13 @@ pub struct ProxyLimits {
     /// Bytes of request line and headers (hyper's read buffer; at least 8 KiB).
     pub max_header_bytes: usize,
     pub max_headers: usize,
-    /// Request bodies are read whole (to look for placeholders and match fixtures).
+    /// Request bodies are read whole (to look for placeholders and match fixtures), so this
+    /// times `max_connections` bounds the memory a sandbox can make the proxy hold.
     pub max_request_body: usize,
     /// Time to send a complete request head.
     pub header_timeout: Duration,
-    /// A connection or tunnel with no traffic in either direction for this long is closed.
+    /// A connection or tunnel with no traffic in either direction for this long is closed
+    /// (this also bounds how long an upstream may take to start answering).
     pub idle_timeout: Duration,
     /// Resolving a name and connecting upstream, each.
     pub connect_timeout: Duration,
@@ -60,10 +62,10 @@ pub struct ProxyLimits {
 impl Default for ProxyLimits {
     fn default() -> Self {
         Self {
-            max_connections: 64,
+            max_connections: 32,
             max_header_bytes: 64 << 10,
             max_headers: 100,
-            max_request_body: 8 << 20,
+            max_request_body: 4 << 20,
             header_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(60),
             connect_timeout: Duration::from_secs(10),
@@ -99,10 +101,16 @@ pub struct EgressProxy {
     /// Dropping the sender stops the accept loop, every connection and every tunnel.
     stop: Option<watch::Sender<()>>,
     accept_task: JoinHandle<()>,
+    /// Every connection and tunnel holds one permit until it has recorded its last event.
+    connections: Arc<Semaphore>,
+    permits: u32,
 }
 
 impl EgressProxy {
     /// Binds `socket_path` (which must not exist) and serves `policy` with the system resolver.
+    ///
+    /// The socket gets the process umask: anyone who can connect to it can use the policy's
+    /// credentials, so put it in a directory only the sandbox can reach.
     pub async fn start(policy: &NetworkPolicy, socket_path: &Path) -> io::Result<EgressProxy> {
         Self::start_with(policy, socket_path, ProxyOptions::default()).await
     }
@@ -129,6 +137,9 @@ impl EgressProxy {
         let log = EventLog::new(Arc::clone(&secrets), limits.max_events);
         let listener = UnixListener::bind(socket_path)?;
         let (stop, stopped) = watch::channel(());
+        // At least one (or nothing is ever served), and few enough for `acquire_many` in `shutdown`.
+        let permits = limits.max_connections.clamp(1, 1 << 20) as u32;
+        let connections = Arc::new(Semaphore::new(permits as usize));
         let shared = Arc::new(Shared {
             allowlist: Allowlist::new(&policy.allow),
             vetter: AddressVetter::new(&policy.allow_ips),
@@ -138,7 +149,7 @@ impl EgressProxy {
             limits,
             resolver: options.resolver,
             upstream,
-            connections: Arc::new(Semaphore::new(limits.max_connections)),
+            connections: Arc::clone(&connections),
             stopped,
         });
         let accept_task = tokio::spawn(accept_loop(listener, shared));
@@ -147,6 +158,8 @@ impl EgressProxy {
             log,
             stop: Some(stop),
             accept_task,
+            connections,
+            permits,
         })
     }
 
@@ -165,6 +178,18 @@ impl EgressProxy {
         self.stop = None;
         if let Err(err) = (&mut self.accept_task).await {
             tracing::warn!(%err, "egress proxy accept loop ended abnormally");
+        }
+        // Connections stop at once on the signal; waiting for their permits means their last
+        // events are in the log. The bound only guards against a task stuck in a syscall.
+        let drained = tokio::time::timeout(
+            Duration::from_secs(2),
+            self.connections.acquire_many(self.permits),
+        )
+        .await;
+        if drained.is_err() {
+            tracing::warn!(
+                "egress proxy connections did not stop within 2 s; audit log may be incomplete"
+            );
         }
         self.log.snapshot()
     }
@@ -231,6 +256,7 @@ async fn serve_connection(stream: UnixStream, shared: Arc<Shared>, permit: Owned
     let limits = shared.limits;
     let mut stopped = shared.stopped.clone();
     let io = TokioIo::new(IdleTimeout::new(stream, limits.idle_timeout));
+    let log = shared.log.clone();
     let service = service_fn(move |request| {
         let shared = Arc::clone(&shared);
         async move { Ok::<_, Infallible>(shared.handle(request).await) }
@@ -245,8 +271,22 @@ async fn serve_connection(stream: UnixStream, shared: Arc<Shared>, permit: Owned
         .serve_connection(io, service)
         .with_upgrades();
     tokio::select! {
-        result = connection => if let Err(err) = result {
-            tracing::debug!(%err, "egress proxy connection ended with an error");
+        result = connection => match result {
+            // hyper answers these itself (400, 431, 408) without reaching `handle`, so they
+            // are recorded here: a sandbox probing the parser shows up in the audit too.
+            Err(err) if err.is_parse() || err.is_parse_too_large() || err.is_timeout() => {
+                log.record(EgressEvent {
+                    method: "-".to_owned(),
+                    host: String::new(),
+                    port: 0,
+                    path: None,
+                    outcome: EgressOutcome::Denied {
+                        reason: format!("malformed, oversized or too slow request: {err}"),
+                    },
+                });
+            }
+            Err(err) => tracing::debug!(%err, "egress proxy connection ended with an error"),
+            Ok(()) => {}
         },
         _ = stopped.changed() => {}
     }
@@ -656,6 +696,8 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
         "trailer",
         "transfer-encoding",
         "upgrade",
+        // The proxy has already read the whole body, so there is nothing left to wait for.
+        "expect",
     ] {
         headers.remove(name);
     }

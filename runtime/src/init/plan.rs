@@ -12,8 +12,9 @@ pub(crate) struct InitPlan {
     pub read_only: Vec<PathBuf>,
     /// Declared writable mounts: Landlock grants read and write (no execute) beneath them.
     pub read_write: Vec<PathBuf>,
-    /// `RLIMIT_AS` for every process, when no memory cgroup holds the sandbox.
-    pub rlimit_as: Option<u64>,
+    /// `RLIMIT_DATA` for every process, when no memory cgroup holds the sandbox. DATA rather
+    /// than AS: runtimes that reserve large inaccessible address ranges (V8, Go) still start.
+    pub rlimit_data: Option<u64>,
     /// `RLIMIT_NPROC`, when no pids cgroup holds the sandbox. Set inside the sandbox's own user
     /// namespace, so it counts only the sandbox's processes (per-namespace ucounts).
     pub rlimit_nproc: Option<u64>,
@@ -27,7 +28,7 @@ pub(crate) struct InitPlan {
 
 const READ_ONLY: &str = "--ro";
 const READ_WRITE: &str = "--rw";
-const RLIMIT_AS: &str = "--rlimit-as";
+const RLIMIT_DATA: &str = "--rlimit-data";
 const RLIMIT_NPROC: &str = "--rlimit-nproc";
 const BRIDGE: &str = "--bridge";
 const STATUS_FD: &str = "--status-fd";
@@ -46,8 +47,8 @@ impl InitPlan {
         for path in &self.read_write {
             flag(READ_WRITE, path.clone().into_os_string());
         }
-        if let Some(bytes) = self.rlimit_as {
-            flag(RLIMIT_AS, bytes.to_string().into());
+        if let Some(bytes) = self.rlimit_data {
+            flag(RLIMIT_DATA, bytes.to_string().into());
         }
         if let Some(count) = self.rlimit_nproc {
             flag(RLIMIT_NPROC, count.to_string().into());
@@ -80,7 +81,7 @@ impl InitPlan {
             match name.to_str() {
                 Some(READ_ONLY) => plan.read_only.push(value.into()),
                 Some(READ_WRITE) => plan.read_write.push(value.into()),
-                Some(RLIMIT_AS) => plan.rlimit_as = Some(number(&name, &value)?),
+                Some(RLIMIT_DATA) => plan.rlimit_data = Some(number(&name, &value)?),
                 Some(RLIMIT_NPROC) => plan.rlimit_nproc = Some(number(&name, &value)?),
                 Some(BRIDGE) => plan.bridge_socket = Some(value.into()),
                 Some(STATUS_FD) => plan.status_fd = Some(number(&name, &value)?),
@@ -149,7 +150,7 @@ mod tests {
         let plan = InitPlan {
             read_only: vec!["/data".into()],
             read_write: vec!["/out".into(), "/work".into()],
-            rlimit_as: Some(1 << 20),
+            rlimit_data: Some(1 << 20),
             rlimit_nproc: Some(16),
             bridge_socket: Some("/run/clawc/egress.sock".into()),
             status_fd: Some(9),

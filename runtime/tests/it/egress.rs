@@ -6,10 +6,13 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener as StdTcpListener};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use claw_runtime::bridge::spawn_bridge_on;
-use claw_runtime::egress::{EgressEvent, EgressOutcome, EgressProxy, ProxyOptions, StaticResolver};
+use claw_runtime::egress::{
+    EgressEvent, EgressOutcome, EgressProxy, ProxyLimits, ProxyOptions, StaticResolver,
+};
 use claw_runtime::policy::{
     EgressMode, Fixture, HostPattern, Injection, NetworkPolicy, SecretRule, SecretValue,
 };
@@ -99,13 +102,18 @@ async fn tls_upstream(name: &str) -> (SocketAddr, CertificateDer<'static>, SeenL
     let ca_key = rcgen::KeyPair::generate().unwrap();
     let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    // Distinct names, or OpenSSL-based clients take the leaf for a self-signed certificate.
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "clawc test CA");
     let ca_cert = ca_params.self_signed(&ca_key).unwrap();
     let issuer = rcgen::Issuer::new(ca_params, &ca_key);
     let leaf_key = rcgen::KeyPair::generate().unwrap();
-    let leaf = rcgen::CertificateParams::new(vec![name.to_owned()])
-        .unwrap()
-        .signed_by(&leaf_key, &issuer)
-        .unwrap();
+    let mut leaf_params = rcgen::CertificateParams::new(vec![name.to_owned()]).unwrap();
+    leaf_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, name);
+    let leaf = leaf_params.signed_by(&leaf_key, &issuer).unwrap();
     let config = rustls::ServerConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
@@ -272,7 +280,9 @@ async fn allowlisted_host_is_forwarded_to_the_vetted_address() {
         ("POST", &b"hello"[..])
     );
     assert_eq!(seen[1].header("content-length"), Some("5"));
+    let socket = proxy.socket_path().to_owned();
     let events = proxy.shutdown().await;
+    assert!(!socket.exists(), "shutdown removes the socket");
     assert_eq!(events.len(), 2);
     assert_eq!(
         events[0],
@@ -578,12 +588,19 @@ async fn replay_serves_fixtures_and_reports_unmatched_requests() {
             ),
             fixture("GET", "http://plain.replay.test/", None, "\"plain\""),
         ]),
+        // The proxy injects this key itself; fixtures do not record it.
+        secrets: vec![SecretRule {
+            injection: Injection::Query {
+                name: "api_key".to_owned(),
+            },
+            ..header_secret(&["api.replay.test"])
+        }],
         ..NetworkPolicy::default()
     };
     let proxy = start(policy, vec![]).await;
     let hit = get(
         &proxy,
-        "https://api.replay.test/items?per_page=2&state=open",
+        &format!("https://api.replay.test/items?per_page=2&api_key={PLACEHOLDER}&state=open"),
         "",
     )
     .await;
@@ -649,7 +666,9 @@ async fn malformed_and_oversized_requests_are_refused() {
     let oversized = get(&proxy, "http://service.test/", &huge).await;
     assert_eq!(status(&oversized), 431, "{oversized}");
     let events = proxy.shutdown().await;
-    assert!(denial(&events).contains("absolute URL"));
+    assert_eq!(events.len(), 2);
+    assert!(denial(&events[..1]).contains("absolute URL"));
+    assert!(denial(&events).contains("malformed, oversized or too slow request"));
 }
 
 #[tokio::test]
@@ -677,4 +696,156 @@ async fn the_bridge_carries_tcp_to_the_proxy_socket() {
     assert!(response.ends_with("hello from upstream"));
     assert_eq!(seen.lock().unwrap()[0].uri, "/via-bridge");
     assert_eq!(proxy.events().len(), 1);
+}
+
+#[tokio::test]
+async fn connections_are_bounded_and_idle_ones_closed() {
+    let (upstream, _seen) = http_upstream().await;
+    let port = upstream.port();
+    let options = ProxyOptions {
+        resolver: Arc::new(resolver()),
+        limits: ProxyLimits {
+            max_connections: 1,
+            idle_timeout: Duration::from_millis(300),
+            ..ProxyLimits::default()
+        },
+        ..ProxyOptions::default()
+    };
+    let policy = live(vec![allow("service.test", port)]);
+    let proxy = EgressProxy::start_with(&policy, &socket_path(), options)
+        .await
+        .unwrap();
+    // A silent connection takes the only slot; the next request waits until the proxy drops it.
+    let mut silent = UnixStream::connect(proxy.socket_path()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let start = Instant::now();
+    let response = get(&proxy, &format!("http://service.test:{port}/"), "").await;
+    assert_eq!(status(&response), 200, "{response}");
+    assert!(
+        start.elapsed() >= Duration::from_millis(200),
+        "{:?}",
+        start.elapsed()
+    );
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(2), silent.read_to_end(&mut rest)).await;
+    assert!(
+        closed.is_ok(),
+        "the silent connection was closed by the proxy"
+    );
+}
+
+/// How real in-sandbox clients use the path: Python's `urllib` honours `http_proxy` (absolute
+/// form) and `https_proxy` (a CONNECT tunnel, TLS end to end), and the scaffold's helper sends
+/// `GET https://…` as plain HTTP to the bridge so the proxy can upgrade it and inject the secret.
+const PYTHON_CLIENTS: &str = r#"
+import http.client, ssl, sys, urllib.request
+ca, plain_url, tls_url, upgrade_url, bridge_port, placeholder = sys.argv[1:]
+context = ssl.create_default_context(cadata=bytes.fromhex(ca))
+print("plain:", urllib.request.urlopen(plain_url, timeout=10).read().decode())
+print("connect:", urllib.request.urlopen(tls_url, timeout=10, context=context).read().decode())
+helper = http.client.HTTPConnection("127.0.0.1", int(bridge_port), timeout=10)
+helper.request("GET", upgrade_url, headers={"Authorization": "Bearer " + placeholder})
+print("upgrade:", helper.getresponse().read().decode())
+"#;
+
+#[tokio::test]
+async fn python_clients_reach_upstreams_through_the_bridge() {
+    let python = "/usr/bin/python3";
+    let missing = (!std::path::Path::new(python).exists()).then(|| format!("{python} not found"));
+    if !crate::support::require("python3", missing) {
+        return;
+    }
+    let (plain, _plain_seen) = http_upstream().await;
+    let (secure, ca, secure_seen) = tls_upstream("secure.test").await;
+    let mut policy = live(vec![
+        allow("service.test", plain.port()),
+        allow("secure.test", secure.port()),
+    ]);
+    policy.secrets = vec![header_secret(&["secure.test"])];
+    let proxy = start(policy, vec![ca.clone()]).await;
+    let listener = StdTcpListener::bind((LOCALHOST, 0)).unwrap();
+    let bridge = listener.local_addr().unwrap();
+    spawn_bridge_on(listener, proxy.socket_path().to_owned()).unwrap();
+
+    let proxy_url = format!("http://{bridge}");
+    let ca_hex: String = ca.iter().map(|byte| format!("{byte:02x}")).collect();
+    let output = tokio::process::Command::new(python)
+        .arg("-c")
+        .arg(PYTHON_CLIENTS)
+        .args([
+            ca_hex,
+            format!("http://service.test:{}/py-plain", plain.port()),
+            format!("https://secure.test:{}/py-connect", secure.port()),
+            format!("https://secure.test:{}/py-upgrade", secure.port()),
+            bridge.port().to_string(),
+            PLACEHOLDER.to_owned(),
+        ])
+        .env_clear()
+        .env("http_proxy", &proxy_url)
+        .env("https_proxy", &proxy_url)
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        stdout,
+        "plain: hello from upstream\nconnect: hello from upstream\nupgrade: hello from upstream\n"
+    );
+    let seen = secure_seen.lock().unwrap().clone();
+    let upgraded = seen.iter().find(|s| s.uri == "/py-upgrade").unwrap();
+    assert_eq!(
+        upgraded.header("authorization"),
+        Some(format!("Bearer {SECRET}").as_str())
+    );
+    let methods: Vec<String> = proxy.events().into_iter().map(|e| e.method).collect();
+    assert_eq!(methods, ["GET", "CONNECT", "GET"]);
+}
+
+/// Answers 127.0.0.1 the first time and the metadata address afterwards, as a rebinding DNS
+/// server would; counts the lookups.
+#[derive(Debug, Default)]
+struct RebindingResolver {
+    lookups: AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl claw_runtime::egress::Resolve for RebindingResolver {
+    async fn resolve(&self, _host: &str, port: u16) -> std::io::Result<Vec<SocketAddr>> {
+        let ip = match self.lookups.fetch_add(1, Ordering::SeqCst) {
+            0 => LOCALHOST,
+            _ => IpAddr::V4(Ipv4Addr::new(169, 254, 169, 254)),
+        };
+        Ok(vec![SocketAddr::new(ip, port)])
+    }
+}
+
+#[tokio::test]
+async fn each_request_resolves_once_and_connects_to_the_vetted_address() {
+    let (upstream, seen) = http_upstream().await;
+    let port = upstream.port();
+    let resolver = Arc::new(RebindingResolver::default());
+    let options = ProxyOptions {
+        resolver: Arc::clone(&resolver) as Arc<dyn claw_runtime::egress::Resolve>,
+        ..ProxyOptions::default()
+    };
+    let policy = live(vec![allow("rebind.test", port)]);
+    let proxy = EgressProxy::start_with(&policy, &socket_path(), options)
+        .await
+        .unwrap();
+    let first = get(&proxy, &format!("http://rebind.test:{port}/first"), "").await;
+    assert_eq!(status(&first), 200, "{first}");
+    assert_eq!(
+        resolver.lookups.load(Ordering::SeqCst),
+        1,
+        "one lookup, then the vetted address"
+    );
+    let second = get(&proxy, &format!("http://rebind.test:{port}/second"), "").await;
+    assert_eq!(status(&second), 403, "{second}");
+    assert!(second.contains("cloud metadata"), "{second}");
+    assert_eq!(seen.lock().unwrap().len(), 1);
 }

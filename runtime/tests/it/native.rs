@@ -458,3 +458,46 @@ except OSError as e:
         "{outcomes:?}"
     );
 }
+
+#[tokio::test]
+async fn kill_stops_the_sandbox_at_once() {
+    let Some(sandbox) = sandbox() else { return };
+    let command = SandboxCommand::new("sh", ["-c", "sleep 23.456 & sleep 23.456"]);
+    let mut child = sandbox.spawn(command, &Policy::default()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    child.kill().await.unwrap();
+    let report = child.wait().await.unwrap();
+    assert_eq!(report.status, ExitStatus::Signal(libc::SIGKILL));
+    assert_eq!(report.killed_by, None);
+    assert!(report.elapsed < Duration::from_secs(2));
+    assert_eq!(host_processes_with_arg("23.456"), 0);
+}
+
+#[tokio::test]
+async fn dropping_the_child_takes_the_sandbox_down() {
+    let Some(sandbox) = sandbox() else { return };
+    let command = SandboxCommand::new("sleep", ["19.283"]);
+    let child = sandbox.spawn(command, &Policy::default()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    drop(child);
+    // The kernel tears the PID namespace down asynchronously after the kill.
+    let mut left = usize::MAX;
+    for _ in 0..50 {
+        left = host_processes_with_arg("19.283");
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(left, 0);
+}
+
+#[tokio::test]
+async fn a_sandbox_bubblewrap_cannot_build_is_a_setup_error() {
+    let Some(sandbox) = sandbox() else { return };
+    let mut command = SandboxCommand::new("true", [""; 0]);
+    command.cwd = Some("/no/such/dir".into());
+    let mut child = sandbox.spawn(command, &Policy::default()).await.unwrap();
+    let err = child.wait().await.unwrap_err();
+    assert!(err.to_string().contains("bubblewrap"), "{err}");
+}
