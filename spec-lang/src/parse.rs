@@ -33,7 +33,8 @@ pub(crate) fn parse(source: &str) -> (Option<ast::File>, Vec<Diagnostic>) {
     if !scan.diagnostics.is_empty() {
         return (None, scan.diagnostics);
     }
-    let pairs = match ClawParser::parse(Rule::file, source) {
+    let blanked = scan::blank_trivia(source, &scan.comments);
+    let pairs = match ClawParser::parse(Rule::file, &blanked) {
         Ok(pairs) => pairs,
         Err(error) => return (None, vec![expected::syntax_error(source, &error)]),
     };

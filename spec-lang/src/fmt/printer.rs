@@ -83,9 +83,10 @@ impl<'a> Printer<'a> {
 
     /// Whether an unprinted comment lies inside `span` (such a node must not be joined onto one line).
     pub(super) fn has_comment_within(&self, span: Span) -> bool {
-        self.comments[self.next..]
-            .iter()
-            .find(|comment| comment.span.start >= span.start)
+        let pending = &self.comments[self.next..];
+        let first_inside = pending.partition_point(|comment| comment.span.start < span.start);
+        pending
+            .get(first_inside)
             .is_some_and(|comment| comment.span.start < span.end)
     }
 

@@ -141,7 +141,7 @@ fn keyword(rule: Rule) -> Option<&'static str> {
 fn describe(rule: Rule) -> &'static str {
     match rule {
         Rule::EOI => "end of file",
-        Rule::WHITESPACE | Rule::COMMENT => "whitespace",
+        Rule::WHITESPACE => "whitespace",
         Rule::item => "an item such as `tool` or `example`",
         Rule::tool_item => "a tool clause such as `input` or `description`",
         Rule::example_item => "an example clause such as `call` or `expect`",

@@ -189,11 +189,16 @@ impl Scanner<'_> {
 
     /// Control characters other than tab and line ends are never meaningful in a spec (and a
     /// NUL usually means a binary file was passed).
+    #[inline]
     fn check_control(&mut self, at: usize) {
         let byte = self.bytes[at];
-        if !byte.is_ascii_control() || matches!(byte, b'\t' | b'\n' | b'\r') {
-            return;
+        if byte.is_ascii_control() && !matches!(byte, b'\t' | b'\n' | b'\r') {
+            self.report_control(at, byte);
         }
+    }
+
+    #[cold]
+    fn report_control(&mut self, at: usize, byte: u8) {
         self.control_reports += 1;
         if self.control_reports > MAX_CONTROL_REPORTS {
             return;
@@ -222,4 +227,24 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack
         .windows(needle.len())
         .position(|window| window == needle)
+}
+
+/// `source` with every comment and a leading byte order mark replaced by spaces of the same byte
+/// length: pest then only has to skip whitespace (the cheapest thing it can do), and every byte
+/// offset stays what it is in `source`.
+pub(super) fn blank_trivia(source: &str, comments: &[Comment]) -> String {
+    let mut bytes = source.as_bytes().to_vec();
+    let mut blank = |span: Span| {
+        if let Some(text) = bytes.get_mut(span.start..span.end) {
+            text.fill(b' ');
+        }
+    };
+    if source.starts_with('\u{feff}') {
+        blank(Span::new(0, '\u{feff}'.len_utf8()));
+    }
+    for comment in comments {
+        blank(comment.span);
+    }
+    // Whole characters were replaced by ASCII spaces, so the bytes are still UTF-8.
+    String::from_utf8(bytes).unwrap_or_else(|_| source.to_owned())
 }

@@ -467,8 +467,8 @@ fn layout_gaps(source: &str) -> Vec<(usize, usize, Gap)> {
             continue;
         }
         let previous = after_comment.take();
-        if rest.starts_with("\"\"\"") {
-            at += 3 + rest[3..].find("\"\"\"").map_or(rest.len() - 3, |i| i + 3);
+        if let Some(body) = rest.strip_prefix("\"\"\"") {
+            at += 3 + body.find("\"\"\"").map_or(body.len(), |i| i + 3);
         } else if rest.starts_with('"') {
             let mut i = at + 1;
             while i < bytes.len() && bytes[i] != b'"' {
