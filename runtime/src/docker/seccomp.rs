@@ -154,7 +154,7 @@ mod tests {
         }
         let tiocsti = rules
             .iter()
-            .any(|r| r["names"][0] == "ioctl" && r["args"][0]["value"] == u64::from(libc::TIOCSTI));
+            .any(|r| r["names"][0] == "ioctl" && r["args"][0]["value"] == libc::TIOCSTI);
         assert!(tiocsti, "TIOCSTI not denied");
         let netlink = rules
             .iter()

@@ -200,7 +200,10 @@ mod tests {
         assert_eq!(host.cap_drop, Some(vec!["ALL".to_string()]));
         assert_eq!(
             host.security_opt,
-            Some(vec!["no-new-privileges".to_string()])
+            Some(vec![
+                "no-new-privileges".to_string(),
+                "seccomp={}".to_string()
+            ])
         );
         assert_eq!(host.memory, host.memory_swap);
         assert_eq!(host.memory, Some(256 << 20));
