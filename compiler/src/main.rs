@@ -15,6 +15,15 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    // The sandbox init runs *inside* a sandbox from this same executable: no clap, no logging.
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|a| a == commands::INIT_SUBCOMMAND)
+    {
+        let code = claw_runtime::init::run_from_args(std::env::args_os().skip(2).collect());
+        return ExitCode::from(u8::try_from(code).unwrap_or(1));
+    }
+
     let cli = cli::Cli::parse();
     cli.global.install_logging();
     let code = commands::run(cli);

@@ -34,7 +34,8 @@ pub fn render(
     out
 }
 
-/// miette's view of one diagnostic.
+/// miette's view of one diagnostic. It has no `code`: the `file:line:col: error[CODE]` header
+/// above the snippet already says it, and miette would print it again on a line of its own.
 #[derive(Debug)]
 struct Report<'a> {
     diagnostic: &'a Diagnostic,
@@ -50,10 +51,6 @@ impl std::fmt::Display for Report<'_> {
 impl std::error::Error for Report<'_> {}
 
 impl miette::Diagnostic for Report<'_> {
-    fn code<'b>(&'b self) -> Option<Box<dyn std::fmt::Display + 'b>> {
-        Some(Box::new(self.diagnostic.code))
-    }
-
     fn severity(&self) -> Option<miette::Severity> {
         Some(match self.diagnostic.severity {
             Severity::Error => miette::Severity::Error,

@@ -76,6 +76,12 @@ pub fn run_from_args(args: Vec<OsString>) -> i32 {
 }
 
 fn run(plan: &InitPlan) -> Result<InitStatus, String> {
+    // Not dumpable: the program (same uid) cannot open /proc/1/mem, /proc/1/fd or attach to
+    // init, which holds the status pipe. The program itself gets dumpable back at its exec.
+    // SAFETY: prctl with constant arguments.
+    if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) } != 0 {
+        return Err(format!("dumpable: {}", std::io::Error::last_os_error()));
+    }
     apply_rlimits(plan)?;
     let bridge = match &plan.bridge_socket {
         Some(socket) => Some(bridge::listen(socket)?),

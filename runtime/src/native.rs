@@ -158,6 +158,12 @@ impl Sandbox for NativeSandbox {
         for mount in &policy.mounts {
             bwrap::check_mount(mount)?;
         }
+        // Descriptors first: failing here leaves nothing to clean up.
+        let seccomp_deny = fds::pipe_with(&self.seccomp.deny)?;
+        let seccomp_clone3 = fds::pipe_with(&self.seccomp.clone3)?;
+        let (info_read, info_write) = fds::pipe()?;
+        let (status_read, status_write) = fds::pipe()?;
+
         let mut env: BTreeMap<String, String> = BASE_ENV
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
@@ -172,24 +178,17 @@ impl Sandbox for NativeSandbox {
         };
 
         let limits = plan_limits(policy);
-        let seccomp_deny = fds::pipe_with(&self.seccomp.deny)?;
-        let seccomp_clone3 = fds::pipe_with(&self.seccomp.clone3)?;
-        let (info_read, info_write) = fds::pipe()?;
-        let (status_read, status_write) = fds::pipe()?;
-
+        let mount_targets = |writable: bool| {
+            policy
+                .mounts
+                .iter()
+                .filter(|m| m.writable == writable)
+                .map(|m| m.target.clone())
+                .collect()
+        };
         let plan = InitPlan {
-            read_only: policy
-                .mounts
-                .iter()
-                .filter(|m| !m.writable)
-                .map(|m| m.target.clone())
-                .collect(),
-            read_write: policy
-                .mounts
-                .iter()
-                .filter(|m| m.writable)
-                .map(|m| m.target.clone())
-                .collect(),
+            read_only: mount_targets(false),
+            read_write: mount_targets(true),
             rlimit_data: limits.rlimit_data,
             rlimit_nproc: limits.rlimit_nproc,
             bridge_socket: egress
@@ -236,7 +235,7 @@ impl Sandbox for NativeSandbox {
         unsafe {
             cmd.pre_exec(move || {
                 cgroup::join_from_child(&cgroup_fds)?;
-                fds::inherit_in_child(&inherited)
+                fds::inherit_only_in_child(&inherited)
             });
         }
         let spawned = cmd.spawn();
@@ -377,7 +376,7 @@ impl NativeChild {
                 (Some(code), None) if code > 128 => ExitStatus::Signal(code - 128),
                 (code, None) => {
                     return Err(SandboxError::Setup(format!(
-                        "bubblewrap could not set up the sandbox (exit {}; its message is on the sandbox's stderr)",
+                        "the sandbox could not be set up: bubblewrap or the sandbox init exited with {} before the program ran (the reason is on the sandbox's stderr)",
                         code.unwrap_or(-1)
                     )))
                 }

@@ -9,6 +9,8 @@ mod schema;
 
 use std::io::{self, Write};
 
+pub use sandbox::INIT_SUBCOMMAND;
+
 use crate::cli::{Cli, Command, Global, SandboxCommand};
 
 pub fn run(cli: Cli) -> i32 {

@@ -1,8 +1,205 @@
 //! `clawc sandbox exec`: one program under exactly the sandbox deployed integrations get.
 
-use crate::cli::{Global, SandboxExec};
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use claw_runtime::docker::{DockerConfig, DockerSandbox};
+use claw_runtime::egress::EgressOutcome;
+use claw_runtime::init::InitExe;
+use claw_runtime::native::NativeSandbox;
+use claw_runtime::policy::{HostPattern, Limits, Mount, Policy};
+use claw_runtime::sandbox::{SandboxCommand, Stdio};
+use claw_runtime::{Sandbox, SandboxError};
+
+use super::{error, note};
+use crate::cli::{Backend, Global, SandboxExec};
 use crate::exit;
 
-pub fn exec(_args: SandboxExec, _global: &Global) -> i32 {
+/// The hidden subcommand under which `clawc` itself serves as the in-sandbox init.
+pub const INIT_SUBCOMMAND: &str = "__sandbox-init";
+
+pub fn exec(args: SandboxExec, global: &Global) -> i32 {
+    let policy = match policy_from(&args) {
+        Ok(policy) => policy,
+        Err(message) => {
+            error(message);
+            return exit::USAGE;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            error(format!("cannot start the async runtime: {e}"));
+            return exit::SANDBOX_SETUP;
+        }
+    };
+    runtime.block_on(run(args, policy, global))
+}
+
+async fn run(args: SandboxExec, policy: Policy, global: &Global) -> i32 {
+    let sandbox = match backend(args.backend).await {
+        Ok(sandbox) => sandbox,
+        Err(e) => return setup_failed(&e),
+    };
+    let (program, rest) = match args.command.split_first() {
+        Some(split) => split,
+        None => {
+            error("no program given after --");
+            return exit::USAGE;
+        }
+    };
+    let mut command = SandboxCommand::new(program.clone(), rest.iter().cloned());
+    command.stdin = Stdio::Inherit;
+    command.stdout = Stdio::Inherit;
+    command.stderr = Stdio::Inherit;
+    let mut child = match sandbox.spawn(command, &policy).await {
+        Ok(child) => child,
+        Err(e) => return setup_failed(&e),
+    };
+    let report = match child.wait().await {
+        Ok(report) => report,
+        Err(e) => return setup_failed(&e),
+    };
+    for event in &report.egress {
+        if let EgressOutcome::Denied { reason } = &event.outcome {
+            note(
+                global,
+                format!(
+                    "clawc: egress denied: {} {}:{}: {reason}",
+                    event.method, event.host, event.port
+                ),
+            );
+        } else if event.outcome == EgressOutcome::Unmatched {
+            note(
+                global,
+                format!(
+                    "clawc: egress unmatched: {} {}:{}",
+                    event.method, event.host, event.port
+                ),
+            );
+        }
+    }
+    if let Some(limit) = report.killed_by {
+        note(global, format!("clawc: killed: {limit:?} limit reached"));
+    }
+    report.exit_code()
+}
+
+async fn backend(backend: Backend) -> Result<Box<dyn Sandbox>, SandboxError> {
+    let exe = std::env::current_exe()
+        .map_err(|e| SandboxError::Setup(format!("cannot locate clawc itself: {e}")))?;
+    let init = InitExe {
+        path: exe,
+        leading_args: vec![INIT_SUBCOMMAND.to_owned()],
+    };
+    Ok(match backend {
+        Backend::Native => Box::new(NativeSandbox::new(init)?),
+        Backend::Docker => {
+            let config = DockerConfig {
+                init: Some(InitExe::from_env_or(init)),
+                ..DockerConfig::default()
+            };
+            Box::new(DockerSandbox::connect(config).await?)
+        }
+    })
+}
+
+fn setup_failed(e: &SandboxError) -> i32 {
+    error(e);
     exit::SANDBOX_SETUP
+}
+
+/// The flags, as a policy. Everything not granted stays denied.
+fn policy_from(args: &SandboxExec) -> Result<Policy, String> {
+    let mut policy = Policy::default();
+    for allow in &args.allow {
+        let pattern = parse_host_port(allow)?;
+        // An address the user wrote literally is one they mean: exempt it from the
+        // private/loopback refusal, as the policy type allows.
+        if let Ok(ip) = pattern.host.trim_matches(['[', ']']).parse::<IpAddr>() {
+            policy.network.allow_ips.push(ip);
+        }
+        policy.network.allow.push(pattern);
+    }
+    for mount in &args.mounts {
+        policy.mounts.push(parse_mount(mount)?);
+    }
+    for pair in &args.env {
+        let (key, value) = pair
+            .split_once('=')
+            .ok_or_else(|| format!("--env {pair}: expected K=V"))?;
+        if key.is_empty() {
+            return Err(format!("--env {pair}: empty variable name"));
+        }
+        policy.env.insert(key.to_owned(), value.to_owned());
+    }
+    policy.limits = limits_from(args, policy.limits)?;
+    Ok(policy)
+}
+
+fn limits_from(args: &SandboxExec, defaults: Limits) -> Result<Limits, String> {
+    let mut limits = defaults;
+    if let Some(memory) = args.memory {
+        limits.memory_bytes = memory;
+    }
+    if let Some(pids) = args.pids {
+        if pids == 0 {
+            return Err("--pids must be at least 1".into());
+        }
+        limits.pids = pids;
+    }
+    if let Some(cpu) = args.cpu {
+        if !(cpu.is_finite() && cpu > 0.0) {
+            return Err("--cpu must be a positive fraction of a core, e.g. 0.5".into());
+        }
+        limits.cpu = cpu;
+    }
+    if let Some(timeout) = args.timeout {
+        limits.timeout = Duration::try_from_secs_f64(timeout)
+            .ok()
+            .filter(|t| !t.is_zero())
+            .ok_or("--timeout must be a positive number of seconds")?;
+    }
+    Ok(limits)
+}
+
+fn parse_host_port(text: &str) -> Result<HostPattern, String> {
+    let bad = || format!("--allow {text}: expected HOST:PORT, e.g. api.github.com:443");
+    let (host, port) = text.rsplit_once(':').ok_or_else(bad)?;
+    let port: u16 = port.parse().ok().filter(|p| *p != 0).ok_or_else(bad)?;
+    if host.is_empty() || host == "*" {
+        return Err(bad());
+    }
+    Ok(HostPattern {
+        host: host.to_ascii_lowercase(),
+        port,
+    })
+}
+
+fn parse_mount(text: &str) -> Result<Mount, String> {
+    let parts: Vec<&str> = text.split(':').collect();
+    let (source, target, writable) = match parts.as_slice() {
+        [source, target] => (*source, *target, false),
+        [source, target, "ro"] => (*source, *target, false),
+        [source, target, "rw"] => (*source, *target, true),
+        _ => return Err(format!("--mount {text}: expected SRC:DST[:ro|rw]")),
+    };
+    let source =
+        std::fs::canonicalize(source).map_err(|e| format!("--mount {text}: {source}: {e}"))?;
+    let target = PathBuf::from(target);
+    if !target.is_absolute() {
+        return Err(format!(
+            "--mount {text}: the destination must be an absolute path"
+        ));
+    }
+    Ok(Mount {
+        source,
+        target,
+        writable,
+    })
 }

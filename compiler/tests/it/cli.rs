@@ -2,7 +2,7 @@
 
 use insta_cmd::assert_cmd_snapshot;
 
-use crate::support::{clawc, scratch, settings, specs_dir};
+use crate::support::{clawc, scratch, settings, specs_dir, workspace_root};
 
 /// A spec with one error of each broad kind, so a single `check` shows several diagnostics.
 const BROKEN: &str = r#"integration broken {
@@ -26,14 +26,24 @@ const BROKEN: &str = r#"integration broken {
 #[test]
 fn check_real_specs_is_clean() {
     let output = clawc().arg("check").arg(specs_dir()).output().expect("run");
-    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stdout));
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
 }
 
 #[test]
 fn check_reports_every_error_human() {
     let dir = scratch(&[("broken.claw", BROKEN.as_bytes())]);
     settings(Some(dir.path())).bind(|| {
-        assert_cmd_snapshot!("check_human", clawc().arg("check").arg(dir.path().join("broken.claw")));
+        assert_cmd_snapshot!(
+            "check_human",
+            clawc()
+                .current_dir(dir.path())
+                .args(["check", "broken.claw"])
+        );
     });
 }
 
@@ -43,7 +53,9 @@ fn check_json_format() {
     settings(Some(dir.path())).bind(|| {
         assert_cmd_snapshot!(
             "check_json",
-            clawc().args(["check", "--format", "json"]).arg(dir.path().join("broken.claw"))
+            clawc()
+                .current_dir(dir.path())
+                .args(["check", "--format", "json", "broken.claw"])
         );
     });
 }
@@ -54,7 +66,9 @@ fn check_github_format() {
     settings(Some(dir.path())).bind(|| {
         assert_cmd_snapshot!(
             "check_github",
-            clawc().args(["check", "--format", "github"]).arg(dir.path().join("broken.claw"))
+            clawc()
+                .current_dir(dir.path())
+                .args(["check", "--format", "github", "broken.claw"])
         );
     });
 }
@@ -62,7 +76,10 @@ fn check_github_format() {
 #[test]
 fn check_missing_path_is_a_usage_error() {
     settings(None).bind(|| {
-        assert_cmd_snapshot!("check_missing", clawc().args(["check", "/nonexistent/specs"]));
+        assert_cmd_snapshot!(
+            "check_missing",
+            clawc().args(["check", "/nonexistent/specs"])
+        );
     });
 }
 
@@ -70,7 +87,10 @@ fn check_missing_path_is_a_usage_error() {
 fn check_empty_directory_is_a_usage_error() {
     let dir = scratch(&[]);
     settings(Some(dir.path())).bind(|| {
-        assert_cmd_snapshot!("check_empty_dir", clawc().arg("check").arg(dir.path()));
+        assert_cmd_snapshot!(
+            "check_empty_dir",
+            clawc().current_dir(dir.path()).args(["check", "."])
+        );
     });
 }
 
@@ -78,14 +98,30 @@ fn check_empty_directory_is_a_usage_error() {
 fn init_creates_a_spec_that_passes_check() {
     let dir = scratch(&[]);
     settings(Some(dir.path())).bind(|| {
-        assert_cmd_snapshot!("init", clawc().args(["init", "my_api", "--dir"]).arg(dir.path()));
+        assert_cmd_snapshot!(
+            "init",
+            clawc().current_dir(dir.path()).args(["init", "my_api"])
+        );
     });
-    let spec = dir.path().join("my_api.claw");
+    let spec = dir.path().join("specs/my_api.claw");
     let output = clawc().arg("check").arg(&spec).output().expect("run");
-    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stdout));
-    assert!(output.stdout.is_empty(), "no warnings either: {}", String::from_utf8_lossy(&output.stdout));
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    assert!(
+        output.stdout.is_empty(),
+        "no warnings either: {}",
+        String::from_utf8_lossy(&output.stdout)
+    );
     // A second init must not clobber the first.
-    let again = clawc().args(["init", "my_api", "--dir"]).arg(dir.path()).output().expect("run");
+    let again = clawc()
+        .current_dir(dir.path())
+        .args(["init", "my_api"])
+        .output()
+        .expect("run");
     assert_eq!(again.status.code(), Some(2));
 }
 
@@ -93,22 +129,34 @@ fn init_creates_a_spec_that_passes_check() {
 fn init_rejects_bad_names() {
     let dir = scratch(&[]);
     settings(Some(dir.path())).bind(|| {
-        assert_cmd_snapshot!("init_bad_name", clawc().args(["init", "My-API", "--dir"]).arg(dir.path()));
+        assert_cmd_snapshot!(
+            "init_bad_name",
+            clawc().current_dir(dir.path()).args(["init", "My-API"])
+        );
     });
 }
 
 #[test]
 fn fmt_check_then_write_then_idempotent() {
-    let messy = "integration tidy {\nversion   \"0.1.0\"   // kept\n summary \"S.\"\ntarget python\n}\n";
+    let messy =
+        "integration tidy {\nversion   \"0.1.0\"   // kept\n summary \"S.\"\ntarget python\n}\n";
     let dir = scratch(&[("tidy.claw", messy.as_bytes())]);
     let spec = dir.path().join("tidy.claw");
     settings(Some(dir.path())).bind(|| {
-        assert_cmd_snapshot!("fmt_check_dirty", clawc().args(["fmt", "--check"]).arg(&spec));
-        assert_cmd_snapshot!("fmt_write", clawc().arg("fmt").arg(&spec));
-        assert_cmd_snapshot!("fmt_check_clean", clawc().args(["fmt", "--check"]).arg(&spec));
+        let fmt = || {
+            let mut cmd = clawc();
+            cmd.current_dir(dir.path()).arg("fmt");
+            cmd
+        };
+        assert_cmd_snapshot!("fmt_check_dirty", fmt().args(["--check", "tidy.claw"]));
+        assert_cmd_snapshot!("fmt_write", fmt().arg("tidy.claw"));
+        assert_cmd_snapshot!("fmt_check_clean", fmt().args(["--check", "tidy.claw"]));
     });
     let formatted = std::fs::read_to_string(&spec).expect("read");
-    assert!(formatted.contains("// kept"), "comments survive formatting:\n{formatted}");
+    assert!(
+        formatted.contains("// kept"),
+        "comments survive formatting:\n{formatted}"
+    );
 }
 
 #[test]
@@ -118,12 +166,20 @@ fn fmt_refuses_unparsable_files_and_leaves_them_alone() {
     let spec = dir.path().join("x.claw");
     let output = clawc().arg("fmt").arg(&spec).output().expect("run");
     assert_eq!(output.status.code(), Some(1));
-    assert_eq!(std::fs::read(&spec).expect("read"), source, "an unparsable file is not touched");
+    assert_eq!(
+        std::fs::read(&spec).expect("read"),
+        source,
+        "an unparsable file is not touched"
+    );
 }
 
 #[test]
 fn fmt_check_passes_on_the_real_specs() {
-    let output = clawc().args(["fmt", "--check"]).arg(specs_dir()).output().expect("run");
+    let output = clawc()
+        .args(["fmt", "--check"])
+        .arg(specs_dir())
+        .output()
+        .expect("run");
     assert_eq!(
         output.status.code(),
         Some(0),
@@ -137,7 +193,12 @@ fn schema_of_one_tool() {
     settings(None).bind(|| {
         assert_cmd_snapshot!(
             "schema_tool",
-            clawc().arg("schema").arg(specs_dir().join("github_issues.claw")).args(["--tool", "list_issues"])
+            clawc().current_dir(workspace_root()).args([
+                "schema",
+                "specs/github_issues.claw",
+                "--tool",
+                "list_issues"
+            ])
         );
     });
 }
@@ -147,7 +208,12 @@ fn schema_unknown_tool_is_a_usage_error() {
     settings(None).bind(|| {
         assert_cmd_snapshot!(
             "schema_unknown_tool",
-            clawc().arg("schema").arg(specs_dir().join("github_issues.claw")).args(["--tool", "list_isues"])
+            clawc().current_dir(workspace_root()).args([
+                "schema",
+                "specs/github_issues.claw",
+                "--tool",
+                "list_isues"
+            ])
         );
     });
 }
@@ -158,7 +224,11 @@ fn schema_ir_matches_the_committed_schema() {
     assert_eq!(output.status.code(), Some(0));
     let printed: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
     let committed: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../spec-lang/ir.schema.json")).expect("read"),
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../spec-lang/ir.schema.json"
+        ))
+        .expect("read"),
     )
     .expect("json");
     assert_eq!(printed, committed);
@@ -176,7 +246,10 @@ fn explain_every_listed_code() {
     let list = clawc().arg("explain").output().expect("run");
     assert_eq!(list.status.code(), Some(0));
     let listed = String::from_utf8(list.stdout).expect("utf8");
-    let codes: Vec<&str> = listed.lines().filter_map(|l| l.split_whitespace().next()).collect();
+    let codes: Vec<&str> = listed
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
     assert!(codes.len() >= 20, "expected a full registry, got {codes:?}");
     for code in codes {
         let out = clawc().args(["explain", code]).output().expect("run");

@@ -25,7 +25,11 @@ fn assert_diagnosed(name: &str, contents: &[u8]) {
             line_no && col && rest.contains("error[E")
         })
     });
-    assert!(has_location, "{name}: no `file:line:col: error[E…]` line in:\n{}", truncate(&stdout));
+    assert!(
+        has_location,
+        "{name}: no `file:line:col: error[E…]` line in:\n{}",
+        truncate(&stdout)
+    );
 }
 
 fn truncate(text: &str) -> &str {
@@ -60,7 +64,10 @@ fn binary_garbage() {
 
 #[test]
 fn invalid_utf8_in_a_string() {
-    assert_diagnosed("latin1.claw", b"integration latin1 {\n  summary \"caf\xe9\"\n}\n");
+    assert_diagnosed(
+        "latin1.claw",
+        b"integration latin1 {\n  summary \"caf\xe9\"\n}\n",
+    );
 }
 
 #[test]
@@ -82,12 +89,18 @@ fn five_megabyte_single_line() {
 
 #[test]
 fn unterminated_string() {
-    assert_diagnosed("open.claw", b"integration open {\n  summary \"never closed\n}\n");
+    assert_diagnosed(
+        "open.claw",
+        b"integration open {\n  summary \"never closed\n}\n",
+    );
 }
 
 #[test]
 fn unterminated_triple_quoted_string() {
-    assert_diagnosed("open3.claw", b"integration open3 {\n  intent \"\"\"\n  forever\n}\n");
+    assert_diagnosed(
+        "open3.claw",
+        b"integration open3 {\n  intent \"\"\"\n  forever\n}\n",
+    );
 }
 
 #[test]
@@ -111,5 +124,8 @@ fn deep_nesting_of_types() {
 
 #[test]
 fn unbalanced_braces() {
-    assert_diagnosed("unbalanced.claw", b"integration unbalanced {\n  limits { memory 1MiB\n");
+    assert_diagnosed(
+        "unbalanced.claw",
+        b"integration unbalanced {\n  limits { memory 1MiB\n",
+    );
 }

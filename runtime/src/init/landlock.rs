@@ -46,6 +46,8 @@ pub(crate) fn restrict(plan: &InitPlan) -> Result<RulesetStatus, RulesetError> {
         // Listing directories reveals only what the mount tree already shows.
         .add_rules(path_beneath_rules(["/"], AccessFs::ReadDir))?
         .add_rules(path_beneath_rules(["/usr"], read_exec))?
+        // Present only when the sandbox has network (see the native backend's layout).
+        .add_rules(path_beneath_rules(["/etc/ssl/certs"], read))?
         .add_rules(path_beneath_rules(["/proc"], read))?
         .add_rules(path_beneath_rules(DEVICES, device))?
         .add_rules(path_beneath_rules(&plan.read_only, read_exec))?

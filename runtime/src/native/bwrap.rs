@@ -13,6 +13,9 @@ pub(crate) const INIT_INSIDE: &str = "/run/clawc/init";
 /// Where the egress proxy's Unix socket is mounted inside the sandbox.
 pub(crate) const EGRESS_SOCKET_INSIDE: &str = "/run/clawc/egress.sock";
 
+/// The host's public CA certificates, shown to sandboxes that have network.
+pub(crate) const CA_CERTIFICATES: &str = "/etc/ssl/certs";
+
 /// Top-level directories that merged-`/usr` systems keep as symlinks into `/usr`.
 const ROOT_ALIASES: &[&str] = &["bin", "sbin", "lib", "lib32", "lib64", "libx32"];
 
@@ -131,6 +134,9 @@ impl Layout<'_> {
         args.paths("--ro-bind", self.init_host_path, INIT_INSIDE);
         if let Some(socket) = self.egress_socket {
             args.paths("--ro-bind", socket, EGRESS_SOCKET_INSIDE);
+            // Programs that tunnel TLS through the proxy (CONNECT) verify the server
+            // themselves and need the public CA bundle; nothing else of /etc comes in.
+            args.paths("--ro-bind-try", CA_CERTIFICATES, CA_CERTIFICATES);
         }
         for mount in self.mounts {
             let option = if mount.writable {

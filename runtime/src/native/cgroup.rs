@@ -303,6 +303,11 @@ fn create_v2(own: &str, name: &str, limits: &Limits) -> (Option<Cgroups>, Covera
     } else {
         refusals.cpu = missing("cpu");
     }
+    if coverage == Coverage::default() {
+        // Joining a cgroup that limits nothing would only cost an attach.
+        let _ = fs::remove_dir(&dir);
+        return (None, coverage, refusals);
+    }
     match make_cgroup_settings(&dir, &settings) {
         Ok(procs) => {
             let set = Cgroups {

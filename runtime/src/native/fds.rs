@@ -30,9 +30,21 @@ pub(crate) fn pipe_with(bytes: &[u8]) -> io::Result<OwnedFd> {
     Ok(read)
 }
 
-/// In the forked child: let `fds` survive `exec` (they are close-on-exec in the parent so no
-/// other spawn can inherit them). Async-signal-safe.
-pub(crate) fn inherit_in_child(fds: &[RawFd]) -> io::Result<()> {
+/// In the forked child: let exactly `fds` (besides stdio) survive `exec`. Whatever else the
+/// host process holds without close-on-exec (a jobserver pipe, an fd its own parent leaked)
+/// would otherwise pass through bubblewrap into the sandbox. Async-signal-safe.
+pub(crate) fn inherit_only_in_child(fds: &[RawFd]) -> io::Result<()> {
+    // SAFETY: close_range only flags this process's own descriptors close-on-exec.
+    if unsafe {
+        libc::close_range(
+            3,
+            libc::c_uint::MAX,
+            libc::CLOSE_RANGE_CLOEXEC as libc::c_int,
+        )
+    } != 0
+    {
+        return Err(io::Error::last_os_error());
+    }
     for &fd in fds {
         // SAFETY: fcntl on fds the parent keeps open across the fork.
         if unsafe { libc::fcntl(fd, libc::F_SETFD, 0) } != 0 {

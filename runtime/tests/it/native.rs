@@ -422,6 +422,8 @@ try:
     socket.create_connection(("10.0.0.1", 80), timeout=1)
 except OSError as e:
     print("direct", type(e).__name__)
+import ssl
+print("ca", ssl.create_default_context().cert_store_stats()["x509_ca"] > 0)
 "#;
     let run = run_with(&sandbox, &policy, "python3", &python(script)).await;
     assert_eq!(run.report.status, ExitStatus::Code(0), "{}", run.stderr);
@@ -436,6 +438,11 @@ except OSError as e:
         lines.next().is_some_and(|l| l.starts_with("direct ")),
         "{}",
         run.stdout
+    );
+    assert_eq!(
+        lines.next(),
+        Some("ca True"),
+        "CA bundle for CONNECT tunnels"
     );
     let outcomes: Vec<_> = run
         .report
@@ -500,4 +507,51 @@ async fn a_sandbox_bubblewrap_cannot_build_is_a_setup_error() {
     let mut child = sandbox.spawn(command, &Policy::default()).await.unwrap();
     let err = child.wait().await.unwrap_err();
     assert!(err.to_string().contains("bubblewrap"), "{err}");
+}
+
+#[tokio::test]
+async fn the_program_inherits_only_stdio() {
+    let Some(sandbox) = sandbox() else { return };
+    let run = sh(&sandbox, &Policy::default(), "ls /proc/self/fd").await;
+    // 0-2, plus the fd `ls` itself opens on the directory.
+    let fds: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(fds, ["0", "1", "2", "3"], "{}", run.stderr);
+}
+
+#[tokio::test]
+async fn pids_exhaustion_is_reported() {
+    let Some(sandbox) = sandbox() else { return };
+    let mut policy = Policy::default();
+    policy.limits.pids = 8;
+    let run = sh(
+        &sandbox,
+        &policy,
+        "for i in 1 2 3 4 5 6 7 8 9 10 11 12; do sleep 5 & done; wait",
+    )
+    .await;
+    assert_ne!(run.report.status, ExitStatus::Code(0), "{}", run.stderr);
+    assert!(run.report.elapsed < Duration::from_secs(2));
+    let pids_cgroup = {
+        let probe = Path::new("/sys/fs/cgroup/pids/clawc-probe-pids");
+        let ok = std::fs::create_dir(probe).is_ok();
+        let _ = std::fs::remove_dir(probe);
+        ok
+    };
+    if pids_cgroup {
+        assert_eq!(run.report.killed_by, Some(LimitKind::Pids));
+    }
+}
+
+#[tokio::test]
+async fn the_program_cannot_reach_into_init() {
+    let Some(sandbox) = sandbox() else { return };
+    let run = sh(
+        &sandbox,
+        &Policy::default(),
+        "head -c1 /proc/1/mem >/dev/null 2>&1 && echo mem; readlink /proc/1/fd/0 >/dev/null 2>&1 && echo fd; \
+         cat /proc/1/environ >/dev/null 2>&1 && echo environ; kill -KILL 1; echo alive",
+    )
+    .await;
+    assert_eq!(run.stdout, "alive\n", "{}", run.stderr);
+    assert_eq!(run.report.status, ExitStatus::Code(0));
 }

@@ -681,7 +681,7 @@ fn regex_argument(ctx: &mut Ctx, constraint: &ast::Constraint, arg: &ast::Value)
         return None;
     };
     // Parse only (no compilation): a syntax check is all that is needed here and is far cheaper.
-    match regex_syntax::Parser::new().parse(pattern) {
+    match regex_syntax::ast::parse::Parser::new().parse(pattern) {
         Ok(_) => Some(Value::String(pattern.clone())),
         Err(error) => {
             let reason = error.to_string();

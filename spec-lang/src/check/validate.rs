@@ -1,23 +1,23 @@
 //! Validating example data and defaults against the generated JSON Schemas with `jsonschema`.
 //!
 //! Everything to validate is collected first, then validated in ONE pass against ONE compiled
-//! schema: `{"$defs": {named types, tool inputs/outputs, config}, "prefixItems": [one schema per
-//! value]}` with the values as an array. Compiling a validator dominates the cost, so this keeps
-//! a spec at one compilation however many examples it has. An error's instance path starts with
-//! the value's index, which leads back to its [`Origin`] and, through the rest of the path, to
-//! the span of the offending part of the source.
+//! schema. Compiling dominates the cost, and `jsonschema` compiles a `$ref` target again at every
+//! place that refers to it, so values are grouped by the schema they must satisfy and each group
+//! is one array item whose `items` is that schema, written out once:
+//! `{"$defs": {named types}, "prefixItems": [{"items": <input of tool A>}, {"items": <config>}, ...]}`
+//! validated against `[[args of every call of A], [every example config], ...]`. An error's
+//! instance path starts with the group and the value's place in it, which lead back to its
+//! [`Origin`]; the rest of the path leads to the span of the offending part of the source.
 
 use super::tools::CheckedTool;
 use super::{code, Ctx};
 use crate::ast::{self, ValueKind};
-use crate::schema::{self, DIALECT};
+use crate::schema::DIALECT;
 use crate::{Diagnostic, Span};
 use jsonschema::paths::LocationSegment;
 use jsonschema::ValidationError;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
-
-const CONFIG_DEF: &str = "$config";
 
 /// Where a validated value came from, to phrase and place its errors.
 pub(super) enum Origin<'a> {
@@ -43,10 +43,21 @@ pub(super) enum Origin<'a> {
     },
 }
 
-/// The values waiting to be validated, each with its schema and origin.
+/// The schema a value must satisfy: shared ones are named, a default brings its own.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Target<'a> {
+    Input(&'a str),
+    Output(&'a str),
+    Config,
+    /// The `n`th inline schema.
+    Inline(usize),
+}
+
+/// The values waiting to be validated, each with its target schema and origin.
 #[derive(Default)]
 pub(super) struct Validation<'a> {
-    schemas: Vec<Value>,
+    inline_schemas: Vec<Value>,
+    targets: Vec<Target<'a>>,
     instances: Vec<Value>,
     origins: Vec<Origin<'a>>,
 }
@@ -65,24 +76,27 @@ impl Validated {
 }
 
 impl<'a> Validation<'a> {
-    pub fn add(&mut self, schema: Value, instance: Value, origin: Origin<'a>) -> Slot {
-        self.schemas.push(schema);
+    fn push(&mut self, target: Target<'a>, instance: Value, origin: Origin<'a>) -> Slot {
+        self.targets.push(target);
         self.instances.push(instance);
         self.origins.push(origin);
         Slot(self.instances.len() - 1)
     }
 
+    /// A value with its own schema (a field's default).
+    pub fn add(&mut self, schema: Value, instance: Value, origin: Origin<'a>) -> Slot {
+        self.inline_schemas.push(schema);
+        let target = Target::Inline(self.inline_schemas.len() - 1);
+        self.push(target, instance, origin)
+    }
+
     pub fn add_arguments(&mut self, tool: &'a str, args: Value, value: &'a ast::Value) -> Slot {
-        self.add(
-            schema::reference(&input_def(tool)),
-            args,
-            Origin::Arguments { value, tool },
-        )
+        self.push(Target::Input(tool), args, Origin::Arguments { value, tool })
     }
 
     pub fn add_expected(&mut self, tool: &'a str, output: Value, value: &'a ast::Value) -> Slot {
-        self.add(
-            schema::reference(&output_def(tool)),
+        self.push(
+            Target::Output(tool),
             output,
             Origin::Expected { value, tool },
         )
@@ -94,11 +108,7 @@ impl<'a> Validation<'a> {
         value: Option<&'a ast::Value>,
         example: Span,
     ) -> Slot {
-        self.add(
-            schema::reference(CONFIG_DEF),
-            config,
-            Origin::Config { value, example },
-        )
+        self.push(Target::Config, config, Origin::Config { value, example })
     }
 
     /// Validates every value; reports each error; hands the values back.
@@ -110,39 +120,87 @@ impl<'a> Validation<'a> {
         tools: &BTreeMap<String, CheckedTool>,
     ) -> Validated {
         let Validation {
-            schemas,
+            mut inline_schemas,
+            targets,
             instances,
             origins,
         } = self;
         if instances.is_empty() {
             return Validated(instances);
         }
-        let mut defs: Map<String, Value> = types
+
+        // Group the values by target; `members[g]` lists the value indices of group `g`.
+        let mut groups: BTreeMap<&Target, usize> = BTreeMap::new();
+        let mut members: Vec<Vec<usize>> = Vec::new();
+        let mut group_targets: Vec<&Target> = Vec::new();
+        for (index, target) in targets.iter().enumerate() {
+            let group = *groups.entry(target).or_insert_with(|| {
+                members.push(Vec::new());
+                group_targets.push(target);
+                members.len() - 1
+            });
+            members[group].push(index);
+        }
+        let schemas: Vec<Value> = group_targets
+            .iter()
+            .map(|target| {
+                let schema = match target {
+                    Target::Input(tool) => tools.get(*tool).map(|t| t.input.clone()),
+                    Target::Output(tool) => tools.get(*tool).map(|t| t.output.clone()),
+                    Target::Config => Some(config.clone()),
+                    Target::Inline(n) => inline_schemas.get_mut(*n).map(Value::take),
+                };
+                let mut item = Map::new();
+                item.insert(
+                    "items".to_owned(),
+                    schema.unwrap_or_else(|| Value::Object(Map::new())),
+                );
+                Value::Object(item)
+            })
+            .collect();
+
+        let mut slots: Vec<Option<Value>> = instances.into_iter().map(Some).collect();
+        let grouped = Value::Array(
+            members
+                .iter()
+                .map(|indices| {
+                    Value::Array(
+                        indices
+                            .iter()
+                            .map(|&i| slots[i].take().unwrap_or_default())
+                            .collect(),
+                    )
+                })
+                .collect(),
+        );
+
+        let mut root = Map::new();
+        root.insert("$schema".to_owned(), Value::String(DIALECT.to_owned()));
+        let defs: Map<String, Value> = types
             .iter()
             .map(|(name, schema)| (name.clone(), schema.clone()))
             .collect();
-        defs.insert(CONFIG_DEF.to_owned(), config.clone());
-        for (name, tool) in tools {
-            defs.insert(input_def(name), tool.input.clone());
-            defs.insert(output_def(name), tool.output.clone());
-        }
-        let mut root = Map::new();
-        root.insert("$schema".to_owned(), Value::String(DIALECT.to_owned()));
         root.insert("$defs".to_owned(), Value::Object(defs));
         root.insert("prefixItems".to_owned(), Value::Array(schemas));
         let root = Value::Object(root);
 
-        let validator = match jsonschema::options()
+        match jsonschema::options()
             .with_draft(jsonschema::Draft::Draft202012)
             .should_validate_formats(true)
+            // Patterns were checked with `regex-syntax`; the same engine validates them.
+            .with_pattern_options(jsonschema::PatternOptions::regex())
             .build(&root)
         {
-            Ok(validator) => validator,
+            Ok(validator) => {
+                for error in validator.iter_errors(&grouped) {
+                    if let Some(diagnostic) = describe(&error, &members, &origins, tools) {
+                        ctx.report(diagnostic);
+                    }
+                }
+            }
             Err(error) => {
                 // Only reachable if a pattern passes our syntax check but not the validator's.
-                let span = origins
-                    .first()
-                    .map_or(Span::default(), |origin| origin.span());
+                let span = origins.first().map_or(Span::default(), Origin::span);
                 ctx.report(
                     Diagnostic::error(
                         code::INVALID_CONSTRAINT_ARGUMENT,
@@ -152,28 +210,21 @@ impl<'a> Validation<'a> {
                     .with_label("examples and defaults could not be validated")
                     .with_help("simplify the `pattern(...)` constraints"),
                 );
-                return Validated(instances);
-            }
-        };
-        let instances = Value::Array(instances);
-        for error in validator.iter_errors(&instances) {
-            if let Some(diagnostic) = describe(&error, &origins, tools) {
-                ctx.report(diagnostic);
             }
         }
-        match instances {
-            Value::Array(items) => Validated(items),
-            _ => Validated(Vec::new()),
+
+        // Put every value back in its original place.
+        if let Value::Array(groups) = grouped {
+            for (indices, group) in members.iter().zip(groups) {
+                if let Value::Array(values) = group {
+                    for (&index, value) in indices.iter().zip(values) {
+                        slots[index] = Some(value);
+                    }
+                }
+            }
         }
+        Validated(slots.into_iter().map(Option::unwrap_or_default).collect())
     }
-}
-
-fn input_def(tool: &str) -> String {
-    format!("$input.{tool}")
-}
-
-fn output_def(tool: &str) -> String {
-    format!("$output.{tool}")
 }
 
 impl Origin<'_> {
@@ -200,14 +251,17 @@ impl Origin<'_> {
 /// A diagnostic for one validation error, placed on the part of the value it is about.
 fn describe(
     error: &ValidationError,
+    members: &[Vec<usize>],
     origins: &[Origin],
     tools: &BTreeMap<String, CheckedTool>,
 ) -> Option<Diagnostic> {
     let mut segments = error.instance_path().segments();
-    let LocationSegment::Index(index) = segments.next()? else {
+    let (LocationSegment::Index(group), Some(LocationSegment::Index(member))) =
+        (segments.next()?, segments.next())
+    else {
         return None;
     };
-    let origin = origins.get(index)?;
+    let origin = origins.get(*members.get(group)?.get(member)?)?;
     let rest: Vec<LocationSegment> = segments.collect();
 
     let mut span = origin.span();

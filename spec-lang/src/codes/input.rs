@@ -11,7 +11,12 @@ pub(super) const CODES: &[CodeInfo] = &[CodeInfo {
 that is not part of a valid UTF-8 character.
 
 This happens when a spec was saved in another encoding (Latin-1, UTF-16) or when a binary file
-was given a `.claw` name.
+was given a `.claw` name. For example, this line saved as Latin-1 stores `é` as the single
+byte `0xE9`, which is not UTF-8:
 
-Fix: re-save the file as UTF-8, e.g. `iconv -f latin1 -t utf-8 old.claw > new.claw`."#,
+```claw
+  summary "Reads the café's menu."
+```
+
+**Fix:** re-save the file as UTF-8, e.g. `iconv -f latin1 -t utf-8 old.claw > new.claw`."#,
 }];

@@ -21,6 +21,7 @@ fn integration(p: &mut Printer<'_>, integration: &Integration) {
         integration.span.start,
         integration.span.end,
         "}",
+        integration.span.end,
         |p| {
             let mut previous: Option<&Item> = None;
             for item in &integration.items {
@@ -51,7 +52,7 @@ fn item(p: &mut Printer<'_>, item: &Item) {
         Item::Network(network) => self::network(p, network),
         Item::Filesystem(filesystem) => self::filesystem(p, filesystem),
         Item::Limits(limits) => self::limits(p, limits),
-        Item::Config(config) => record(p, "config ", config, ""),
+        Item::Config(config) => record(p, "config ", config, "", config.span.end),
         Item::TypeDef(type_def) => self::type_def(p, type_def),
         Item::Tool(tool) => self::tool(p, tool),
         Item::Intent(intent) => {
@@ -81,21 +82,28 @@ fn keyword_prose(p: &mut Printer<'_>, keyword: &str, value: &Spanned<String>) {
 fn secret(p: &mut Printer<'_>, secret: &Secret) {
     p.comments_before(secret.span.start);
     let open = format!("secret {} {{", secret.name.node);
-    p.block(&open, secret.span.start, secret.span.end, "}", |p| {
-        for injection in &secret.injections {
-            p.comments_before(injection.span.start);
-            let kind = match injection.kind {
-                InjectionKind::Header => "header",
-                InjectionKind::Query => "query",
-            };
-            let mut text = format!("inject {kind} {}", quote(&injection.name.node));
-            if let Some(template) = &injection.template {
-                text.push_str(&format!(" = {}", quote(&template.node)));
+    p.block(
+        &open,
+        secret.span.start,
+        secret.span.end,
+        "}",
+        secret.span.end,
+        |p| {
+            for injection in &secret.injections {
+                p.comments_before(injection.span.start);
+                let kind = match injection.kind {
+                    InjectionKind::Header => "header",
+                    InjectionKind::Query => "query",
+                };
+                let mut text = format!("inject {kind} {}", quote(&injection.name.node));
+                if let Some(template) = &injection.template {
+                    text.push_str(&format!(" = {}", quote(&template.node)));
+                }
+                text.push_str(&format!(" into {}", strings(&injection.hosts)));
+                p.line(&text, injection.span.end);
             }
-            text.push_str(&format!(" into {}", strings(&injection.hosts)));
-            p.line(&text, injection.span.end);
-        }
-    });
+        },
+    );
 }
 
 fn strings(values: &[Spanned<String>]) -> String {
@@ -113,6 +121,7 @@ fn network(p: &mut Printer<'_>, network: &Network) {
         network.span.start,
         network.span.end,
         "}",
+        network.span.end,
         |p| {
             for host in &network.allow {
                 p.comments_before(host.span.start);
@@ -129,6 +138,7 @@ fn filesystem(p: &mut Printer<'_>, filesystem: &Filesystem) {
         filesystem.span.start,
         filesystem.span.end,
         "}",
+        filesystem.span.end,
         |p| {
             for mount in &filesystem.mounts {
                 p.comments_before(mount.span.start);
@@ -149,15 +159,22 @@ fn filesystem(p: &mut Printer<'_>, filesystem: &Filesystem) {
 
 fn limits(p: &mut Printer<'_>, limits: &Limits) {
     p.comments_before(limits.span.start);
-    p.block("limits {", limits.span.start, limits.span.end, "}", |p| {
-        for entry in &limits.entries {
-            p.comments_before(entry.span.start);
-            p.line(
-                &format!("{} {}", entry.key.node, quantity(&entry.value.node)),
-                entry.span.end,
-            );
-        }
-    });
+    p.block(
+        "limits {",
+        limits.span.start,
+        limits.span.end,
+        "}",
+        limits.span.end,
+        |p| {
+            for entry in &limits.entries {
+                p.comments_before(entry.span.start);
+                p.line(
+                    &format!("{} {}", entry.key.node, quantity(&entry.value.node)),
+                    entry.span.end,
+                );
+            }
+        },
+    );
 }
 
 fn quantity(quantity: &Quantity) -> String {
@@ -169,7 +186,7 @@ fn type_def(p: &mut Printer<'_>, type_def: &TypeDef) {
     let name = &type_def.name.node;
     match &type_def.ty.kind {
         TypeKind::Record(fields) if type_def.ty.constraints.is_empty() => {
-            record(p, &format!("type {name} "), fields, "");
+            record(p, &format!("type {name} "), fields, "", fields.span.end);
         }
         _ => type_expr(
             p,
@@ -182,10 +199,11 @@ fn type_def(p: &mut Printer<'_>, type_def: &TypeDef) {
 }
 
 /// `prefix{`, the fields, `}suffix`; `prefix{}suffix` when there is nothing inside.
-fn record(p: &mut Printer<'_>, prefix: &str, record: &Record, suffix: &str) {
+/// `line_end` is where the source of the last printed line (`}suffix`) ends.
+fn record(p: &mut Printer<'_>, prefix: &str, record: &Record, suffix: &str, line_end: usize) {
     p.comments_before(record.span.start);
     if record.fields.is_empty() && !p.has_comment_within(record.span) {
-        return p.line(&format!("{prefix}{{}}{suffix}"), record.span.end);
+        return p.line(&format!("{prefix}{{}}{suffix}"), line_end);
     }
     let open = format!("{prefix}{{");
     p.block(
@@ -193,6 +211,7 @@ fn record(p: &mut Printer<'_>, prefix: &str, record: &Record, suffix: &str) {
         record.span.start,
         record.span.end,
         &format!("}}{suffix}"),
+        line_end,
         |p| {
             for field in &record.fields {
                 self::field(p, field);
@@ -233,7 +252,7 @@ fn type_expr(p: &mut Printer<'_>, prefix: String, ty: &TypeExpr, suffix: String,
         TypeKind::List(inner) => {
             type_expr(p, format!("{prefix}["), inner, format!("]{suffix}"), end)
         }
-        TypeKind::Record(fields) => record(p, &prefix, fields, &suffix),
+        TypeKind::Record(fields) => record(p, &prefix, fields, &suffix, end),
     }
 }
 
@@ -267,18 +286,25 @@ fn constraints(constraints: &[Constraint]) -> String {
 fn tool(p: &mut Printer<'_>, tool: &Tool) {
     p.comments_before(tool.span.start);
     let open = format!("tool {} {{", tool.name.node);
-    p.block(&open, tool.span.start, tool.span.end, "}", |p| {
-        for item in &tool.items {
-            tool_item(p, item);
-        }
-    });
+    p.block(
+        &open,
+        tool.span.start,
+        tool.span.end,
+        "}",
+        tool.span.end,
+        |p| {
+            for item in &tool.items {
+                tool_item(p, item);
+            }
+        },
+    );
 }
 
 fn tool_item(p: &mut Printer<'_>, item: &ToolItem) {
     match item {
         ToolItem::Description(description) => keyword_prose(p, "description", description),
-        ToolItem::Input(input) => record(p, "input ", input, ""),
-        ToolItem::Output(output) => record(p, "output ", output, ""),
+        ToolItem::Input(input) => record(p, "input ", input, "", input.span.end),
+        ToolItem::Output(output) => record(p, "output ", output, "", output.span.end),
         ToolItem::Approval(approval) => {
             p.comments_before(approval.span.start);
             let mode = if approval.node { "required" } else { "none" };
@@ -304,29 +330,36 @@ fn tool_item(p: &mut Printer<'_>, item: &ToolItem) {
 fn example(p: &mut Printer<'_>, example: &Example) {
     p.comments_before(example.span.start);
     let open = format!("example {} {{", quote(&example.name.node));
-    p.block(&open, example.span.start, example.span.end, "}", |p| {
-        if let Some(config) = &example.config {
-            value(p, "config ", config, "");
-        }
-        if let Some(call) = &example.call {
-            p.comments_before(call.span.start);
-            value(p, &format!("call {} ", call.tool.node), &call.args, "");
-        }
-        for fixture in &example.http {
-            http(p, fixture);
-        }
-        match &example.expect {
-            Some(Expect::Output(output)) => value(p, "expect ", output, ""),
-            Some(Expect::Error(message)) => {
-                p.comments_before(message.span.start);
-                p.line(
-                    &format!("expect error {}", quote(&message.node)),
-                    message.span.end,
-                );
+    p.block(
+        &open,
+        example.span.start,
+        example.span.end,
+        "}",
+        example.span.end,
+        |p| {
+            if let Some(config) = &example.config {
+                value(p, "config ", config, "");
             }
-            None => {}
-        }
-    });
+            if let Some(call) = &example.call {
+                p.comments_before(call.span.start);
+                value(p, &format!("call {} ", call.tool.node), &call.args, "");
+            }
+            for fixture in &example.http {
+                http(p, fixture);
+            }
+            match &example.expect {
+                Some(Expect::Output(output)) => value(p, "expect ", output, ""),
+                Some(Expect::Error(message)) => {
+                    p.comments_before(message.span.start);
+                    p.line(
+                        &format!("expect error {}", quote(&message.node)),
+                        message.span.end,
+                    );
+                }
+                None => {}
+            }
+        },
+    );
 }
 
 /// `http METHOD "url"`, then the request body and the response one level deeper.
@@ -381,6 +414,7 @@ fn value(p: &mut Printer<'_>, prefix: &str, value: &Value, suffix: &str) {
                 value.span.start,
                 value.span.end,
                 &format!("]{suffix}"),
+                value.span.end,
                 |p| {
                     for item in items {
                         self::value(p, "", item, ",");
@@ -394,6 +428,7 @@ fn value(p: &mut Printer<'_>, prefix: &str, value: &Value, suffix: &str) {
                 value.span.start,
                 value.span.end,
                 &format!("}}{suffix}"),
+                value.span.end,
                 |p| {
                     for (name, entry) in entries {
                         p.comments_before(name.span.start);

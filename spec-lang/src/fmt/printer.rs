@@ -16,9 +16,6 @@ pub(super) struct Printer<'a> {
     next: usize,
     indent: usize,
     out: String,
-    /// Whether the last line printed is an own-line `///` comment, which would become the doc
-    /// of a field printed right below it.
-    after_doc_comment: bool,
 }
 
 impl<'a> Printer<'a> {
@@ -29,7 +26,6 @@ impl<'a> Printer<'a> {
             next: 0,
             indent: 0,
             out: String::with_capacity(source.len() + 64),
-            after_doc_comment: false,
         }
     }
 
@@ -50,23 +46,20 @@ impl<'a> Printer<'a> {
         result
     }
 
-    /// Prints, each on its own line, the comments that start before `pos`.
+    /// Prints, each on its own line, the comments that start before `pos`. A `///` comment is
+    /// followed by a blank line: printed right above a field it would become that field's doc.
     pub(super) fn comments_before(&mut self, pos: usize) {
         let pending = self.pending_before(pos);
-        self.own_line_comments(pending);
+        self.own_line_comments(pending, true);
     }
 
-    /// Like [`Self::comments_before`] for a field with `doc_lines` lines of `///` doc: those stay
-    /// directly above it, and a `///` comment that was not its doc (say, moved out of a one-line
-    /// type) is kept apart from it by a blank line so it does not become one.
+    /// Like [`Self::comments_before`] for a field with `doc_lines` lines of `///` doc, which stay
+    /// directly above it.
     pub(super) fn comments_before_field(&mut self, pos: usize, doc_lines: usize) {
         let pending = self.pending_before(pos);
         let doc_lines = doc_lines.min(pending);
-        self.own_line_comments(pending - doc_lines);
-        if self.after_doc_comment {
-            self.blank_line();
-        }
-        self.own_line_comments(doc_lines);
+        self.own_line_comments(pending - doc_lines, true);
+        self.own_line_comments(doc_lines, false);
     }
 
     fn pending_before(&self, pos: usize) -> usize {
@@ -76,12 +69,14 @@ impl<'a> Printer<'a> {
             .count()
     }
 
-    fn own_line_comments(&mut self, count: usize) {
+    fn own_line_comments(&mut self, count: usize, keep_docs_apart: bool) {
         for comment in &self.comments[self.next..self.next + count] {
             push_indent(&mut self.out, self.indent);
             push_comment(&mut self.out, comment);
             self.out.push('\n');
-            self.after_doc_comment = is_doc(comment);
+            if keep_docs_apart && is_doc(comment) {
+                self.out.push('\n');
+            }
         }
         self.next += count;
     }
@@ -97,7 +92,6 @@ impl<'a> Printer<'a> {
     /// One line of output; `end` is where the printed node ends in the source, so that a comment
     /// following it on the same source line stays at the end of this line.
     pub(super) fn line(&mut self, text: &str, end: usize) {
-        self.after_doc_comment = false;
         push_indent(&mut self.out, self.indent);
         self.out.push_str(text);
         self.trailing_comment(end);
@@ -106,16 +100,17 @@ impl<'a> Printer<'a> {
 
     /// The `open` line (ending in `{` or `[`), the lines printed by `body` one level deeper, then
     /// the `close` line. `header_pos` is on the opening line in the source, `end` is the source
-    /// offset just after the block.
+    /// offset just after the block, and `close_end` where the source of the text on the close
+    /// line ends (later than `end` when a type's constraints or a default follow the `}`).
     pub(super) fn block(
         &mut self,
         open: &str,
         header_pos: usize,
         end: usize,
         close: &str,
+        close_end: usize,
         body: impl FnOnce(&mut Self),
     ) {
-        self.after_doc_comment = false;
         push_indent(&mut self.out, self.indent);
         self.out.push_str(open);
         self.opening_comment(header_pos, end);
@@ -124,11 +119,10 @@ impl<'a> Printer<'a> {
             body(printer);
             printer.comments_before(end);
         });
-        self.line(close, end);
+        self.line(close, close_end);
     }
 
     pub(super) fn blank_line(&mut self) {
-        self.after_doc_comment = false;
         self.out.push('\n');
     }
 

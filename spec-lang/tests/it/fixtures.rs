@@ -24,14 +24,25 @@ fn fixtures_dir(kind: &str) -> PathBuf {
 
 /// Checks one fixture file as the CLI would.
 fn check_file(path: &Path) -> (String, spec_lang::Checked) {
-    let source = std::fs::read_to_string(path).expect("fixture is UTF-8");
+    let bytes = std::fs::read(path).expect("fixture is readable");
     let stem = path
         .file_stem()
         .and_then(|s| s.to_str())
         .expect("fixture has a stem");
     let dir = path.parent().expect("fixture has a folder").to_path_buf();
-    let checked = spec_lang::check(stem, &source, &DirWorld(dir));
-    (source, checked)
+    match spec_lang::decode(&bytes) {
+        Ok(source) => {
+            let checked = spec_lang::check(stem, source, &DirWorld(dir));
+            (source.to_owned(), checked)
+        }
+        Err(diagnostic) => {
+            let checked = spec_lang::Checked {
+                ir: None,
+                diagnostics: vec![*diagnostic],
+            };
+            (String::from_utf8_lossy(&bytes).into_owned(), checked)
+        }
+    }
 }
 
 /// `file:line:col: error[CODE]: message`, then the label, secondary labels and help, indented.

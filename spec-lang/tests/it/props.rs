@@ -1,7 +1,7 @@
 //! Property tests: the formatter is idempotent and keeps meaning and comments, over generated
 //! specs and over mutations of real ones; parse and check never panic on any input.
 use proptest::prelude::*;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 // ---- properties -------------------------------------------------------------------------------
 
@@ -45,7 +45,7 @@ fn assert_format_properties(source: &str) -> Result<(), TestCaseError> {
     };
     let twice = spec_lang::format(&once)
         .map_err(|d| TestCaseError::fail(format!("output does not parse: {d:#?}\n{once}")))?;
-    prop_assert_eq!(&twice, &once, "idempotent");
+    prop_assert_eq!(&twice, &once, "idempotent; source:\n{}", source);
     prop_assert_eq!(meaning(&once), meaning(source), "same tree");
     prop_assert_eq!(
         comment_texts(&once),
@@ -383,7 +383,7 @@ proptest! {
 
 // ---- real specs and their mutations -----------------------------------------------------------
 
-/// Every `.claw` file this repository has: the language examples and `specs/`.
+/// Every `.claw` file this repository has (the language examples and `specs/`): stem and text.
 fn real_specs() -> Vec<(String, String)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut specs = Vec::new();
@@ -408,13 +408,138 @@ fn real_specs() -> Vec<(String, String)> {
     specs
 }
 
+/// The fixtures of the real specs, read relative to `specs/` like the compiler does.
+struct SpecDir(PathBuf);
+
+impl spec_lang::World for SpecDir {
+    fn read_fixture(&self, path: &str) -> Result<Vec<u8>, String> {
+        std::fs::read(self.0.join(path)).map_err(|e| e.to_string())
+    }
+}
+
+fn specs_dir() -> SpecDir {
+    SpecDir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../specs"))
+}
+
+/// The spec hash of `source` when it checks cleanly.
+fn spec_hash(stem: &str, source: &str) -> Option<String> {
+    let checked = spec_lang::check(stem, source, &specs_dir());
+    checked
+        .ir
+        .map(|ir| spec_lang::hash::spec_hash(&ir).expect("hashable"))
+}
+
 #[test]
-fn real_specs_format_idempotently() {
+fn real_specs_format_idempotently_without_changing_their_hash() {
+    let mut hashed = 0;
     for (stem, source) in real_specs() {
-        if spec_lang::parse(&source).1.is_empty() {
-            assert_format_properties(&source).unwrap_or_else(|e| panic!("{stem}: {e}"));
+        if !spec_lang::parse(&source).1.is_empty() {
+            continue;
+        }
+        assert_format_properties(&source).unwrap_or_else(|e| panic!("{stem}: {e}"));
+        let formatted = spec_lang::format(&source).expect("formats");
+        if let Some(hash) = spec_hash(&stem, &source) {
+            assert_eq!(
+                spec_hash(&stem, &formatted),
+                Some(hash),
+                "{stem}: hash(fmt(x)) == hash(x)"
+            );
+            hashed += 1;
         }
     }
+    assert!(hashed >= 6, "the real specs check cleanly ({hashed} did)");
+}
+
+/// The whitespace runs of `source` outside strings and comments, each with the replacements
+/// that cannot change its meaning: after a comment the line must still end, a `///` doc must
+/// stay on its own line, and the gap after it stays as it is.
+fn layout_gaps(source: &str) -> Vec<(usize, usize, Gap)> {
+    let bytes = source.as_bytes();
+    let mut gaps = Vec::new();
+    let mut at = 0;
+    let mut after_comment: Option<bool> = None; // Some(is_doc) right after a comment
+    while at < bytes.len() {
+        let rest = &source[at..];
+        if rest.starts_with("//") {
+            let end = rest.find('\n').map_or(bytes.len(), |i| at + i);
+            after_comment = Some(rest.starts_with("///") && !rest.starts_with("////"));
+            at = end;
+            continue;
+        }
+        let previous = after_comment.take();
+        if rest.starts_with("\"\"\"") {
+            at += 3 + rest[3..].find("\"\"\"").map_or(rest.len() - 3, |i| i + 3);
+        } else if rest.starts_with('"') {
+            let mut i = at + 1;
+            while i < bytes.len() && bytes[i] != b'"' {
+                i += if bytes[i] == b'\\' { 2 } else { 1 };
+            }
+            at = i + 1;
+        } else if rest.starts_with([' ', '\t', '\r', '\n']) {
+            let len = rest
+                .find(|c: char| !matches!(c, ' ' | '\t' | '\r' | '\n'))
+                .unwrap_or(rest.len());
+            let next = &rest[len..];
+            let gap = match previous {
+                // Whether a blank line follows decides whether it documents the next field.
+                Some(true) => Gap::Keep,
+                Some(false) => Gap::Newline,
+                None if next.starts_with("///") && !next.starts_with("////") => Gap::Newline,
+                None => Gap::Any,
+            };
+            gaps.push((at, at + len, gap));
+            at += len;
+        } else {
+            at += rest.chars().next().map_or(1, char::len_utf8);
+        }
+    }
+    gaps
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Gap {
+    Any,
+    Newline,
+    Keep,
+}
+
+const LAYOUTS: &[&str] = &[
+    " ",
+    "  ",
+    "\n",
+    "\n      ",
+    "\n\n",
+    " // noise\n",
+    "\n// noise\n\n",
+    "\t",
+];
+
+/// Re-lays `source` out at the gaps chosen by `picks`, without changing its meaning.
+fn relayout(source: &str, picks: &[(usize, usize)]) -> String {
+    let gaps = layout_gaps(source);
+    if gaps.is_empty() {
+        return source.to_owned();
+    }
+    let mut chosen: Vec<(usize, usize, &str)> = picks
+        .iter()
+        .filter_map(|&(gap, layout)| {
+            let (start, end, kind) = gaps[gap % gaps.len()];
+            let text = LAYOUTS[layout % LAYOUTS.len()];
+            let allowed = match kind {
+                Gap::Any => true,
+                Gap::Newline => text.starts_with('\n'),
+                Gap::Keep => false,
+            };
+            allowed.then_some((start, end, text))
+        })
+        .collect();
+    chosen.sort();
+    chosen.dedup_by_key(|(start, _, _)| *start);
+    let mut out = source.to_owned();
+    for (start, end, text) in chosen.into_iter().rev() {
+        out.replace_range(start..end, text);
+    }
+    out
 }
 
 /// Small edits that tend to break or bend a spec: tokens, brackets, quotes, comment starts.
@@ -481,7 +606,31 @@ fn survives(stem: &str, source: &str) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+    // Each case checks a real spec three times (with its fixtures): fewer cases suffice.
+    #![proptest_config(ProptestConfig { cases: 150, ..ProptestConfig::default() })]
+
+    #[test]
+    fn relaid_out_real_specs_keep_their_meaning_and_hash(
+        which in any::<usize>(),
+        picks in proptest::collection::vec((any::<usize>(), any::<usize>()), 1..40),
+    ) {
+        let specs = real_specs();
+        let (stem, source) = &specs[which % specs.len()];
+        let relaid = relayout(source, &picks);
+        if spec_lang::parse(source).1.is_empty() {
+            prop_assert_eq!(meaning(&relaid), meaning(source), "same tree:\n{}", relaid);
+            assert_format_properties(&relaid)?;
+            let hash = spec_hash(stem, source);
+            prop_assert_eq!(spec_hash(stem, &relaid), hash.clone(), "layout does not change the hash");
+            let formatted = spec_lang::format(&relaid).expect("formats");
+            prop_assert_eq!(spec_hash(stem, &formatted), hash, "hash(fmt(x)) == hash(x)");
+        }
+    }
+}
+
+proptest! {
+    // Each case checks a mutated real spec; the cheaper fuzzers below run 2,000 cases.
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
 
     #[test]
     fn mutated_real_specs_never_panic_and_still_format_well(
@@ -496,6 +645,11 @@ proptest! {
             assert_format_properties(&mutated)?;
         }
     }
+
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
 
     #[test]
     fn arbitrary_text_never_panics(source in "\\PC{0,200}|[{}\\[\\]()\":,a-z0-9 \\n/\\\\]{0,200}") {
