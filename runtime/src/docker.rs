@@ -8,6 +8,7 @@
 
 mod child;
 mod egress;
+mod seccomp;
 mod spec;
 mod streams;
 
@@ -77,6 +78,8 @@ impl DockerConfig {
 pub struct DockerSandbox {
     engine: Engine,
     config: DockerConfig,
+    /// Built once: the same profile goes to every container.
+    seccomp_profile: String,
 }
 
 /// A connected engine client and the address it came from (for messages and clean-up).
@@ -113,7 +116,11 @@ impl DockerSandbox {
     /// Connect to the engine now, so a missing engine is reported before anything runs.
     pub async fn connect(config: DockerConfig) -> Result<Self, SandboxError> {
         let engine = Engine::connect(config.socket_path()).await?;
-        Ok(Self { engine, config })
+        Ok(Self {
+            engine,
+            config,
+            seccomp_profile: seccomp::profile(),
+        })
     }
 
     /// The engine client, for callers that inspect what this backend created (tests, sweeps).
@@ -153,6 +160,7 @@ impl Sandbox for DockerSandbox {
             image: &self.config.image,
             runtime: self.config.runtime.as_deref(),
             labels: &self.config.labels,
+            seccomp: &self.seccomp_profile,
             egress: egress.as_ref(),
         };
         let body = spec::container_body(&command, policy, &plan)?;

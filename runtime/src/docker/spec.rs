@@ -26,6 +26,8 @@ pub struct ContainerPlan<'a> {
     pub image: &'a str,
     pub runtime: Option<&'a str>,
     pub labels: &'a [(String, String)],
+    /// The seccomp profile as Docker's JSON (see `seccomp.rs`).
+    pub seccomp: &'a str,
     /// When the policy grants network: the init the command runs under, the mounts (proxy
     /// socket, init) and the proxy variables it adds.
     pub egress: Option<&'a Egress>,
@@ -64,7 +66,10 @@ pub fn container_body(
         network_mode: Some("none".into()),
         readonly_rootfs: Some(true),
         cap_drop: Some(vec!["ALL".into()]),
-        security_opt: Some(vec!["no-new-privileges".into()]),
+        security_opt: Some(vec![
+            "no-new-privileges".into(),
+            format!("seccomp={}", plan.seccomp),
+        ]),
         memory: Some(memory),
         // Equal to `memory`: no swap on top, so the limit is the real ceiling.
         memory_swap: Some(memory),
@@ -180,6 +185,7 @@ mod tests {
             image: "img:tag",
             runtime: None,
             labels: &[],
+            seccomp: "{}",
             egress: None,
         }
     }
@@ -194,7 +200,10 @@ mod tests {
         assert_eq!(host.cap_drop, Some(vec!["ALL".to_string()]));
         assert_eq!(
             host.security_opt,
-            Some(vec!["no-new-privileges".to_string()])
+            Some(vec![
+                "no-new-privileges".to_string(),
+                "seccomp={}".to_string()
+            ])
         );
         assert_eq!(host.memory, host.memory_swap);
         assert_eq!(host.memory, Some(256 << 20));

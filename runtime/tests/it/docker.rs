@@ -358,7 +358,7 @@ async fn there_is_no_network() {
          \x20       socket.create_connection((host, {port}), timeout=2); print('connected', host)\n\
          \x20   except OSError as e:\n\
          \x20       print('refused', host, e.errno)\n\
-         print(sorted(n for _, n in socket.if_nameindex()))\n"
+         import os; print(sorted(os.listdir('/sys/class/net')))\n"
     );
     let out = run(&sandbox, python(&code), &Policy::default()).await;
     assert!(!out.stdout.contains("connected"), "{}", out.stdout);
@@ -373,6 +373,40 @@ async fn there_is_no_network() {
     assert!(
         listener.accept().is_err(),
         "the host listener saw a connection"
+    );
+}
+
+#[tokio::test]
+async fn the_seccomp_profile_refuses_what_docker_default_allows() {
+    let Some(sandbox) = docker().await else {
+        return;
+    };
+    // x86-64 numbers; each call must fail with EPERM (1). Docker 20.10's own default profile lets
+    // io_uring, ptrace and TIOCSTI through.
+    let code = "import ctypes, fcntl, os, pty, socket, termios\n\
+                libc = ctypes.CDLL(None, use_errno=True)\n\
+                def errno(nr, *args):\n\
+                \x20   ctypes.set_errno(0); r = libc.syscall(nr, *args); return ctypes.get_errno() if r == -1 else 0\n\
+                params = ctypes.create_string_buffer(120)\n\
+                print('io_uring_setup', errno(425, 4, params))\n\
+                print('ptrace_traceme', errno(101, 0, 0, 0, 0))\n\
+                print('unshare_user', errno(272, 0x10000000))\n\
+                print('bpf', errno(321, 0, 0, 0))\n\
+                try:\n\
+                \x20   socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0); print('netlink 0')\n\
+                except OSError as e:\n\
+                \x20   print('netlink', e.errno)\n\
+                master, slave = pty.openpty()\n\
+                try:\n\
+                \x20   fcntl.ioctl(slave, termios.TIOCSTI, b'x'); print('tiocsti 0')\n\
+                except OSError as e:\n\
+                \x20   print('tiocsti', e.errno)\n";
+    let out = run(&sandbox, python(code), &Policy::default()).await;
+    assert_eq!(
+        out.stdout,
+        "io_uring_setup 1\nptrace_traceme 1\nunshare_user 1\nbpf 1\nnetlink 1\ntiocsti 1\n",
+        "{}",
+        out.stderr
     );
 }
 
