@@ -9,6 +9,7 @@ use bollard::query_parameters::AttachContainerOptions;
 use bollard::Docker;
 use futures_util::StreamExt;
 use tokio::io::{AsyncWrite, AsyncWriteExt, DuplexStream};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::sandbox::{BoxedRead, BoxedWrite, SandboxCommand, Stdio};
@@ -89,7 +90,7 @@ pub async fn attach(
 
     attached.pumps.input = match command.stdin {
         Stdio::Null => None,
-        Stdio::Inherit => Some(tokio::spawn(feed(tokio::io::stdin(), input))),
+        Stdio::Inherit => Some(tokio::spawn(feed_chunks(read_own_stdin(), input))),
         Stdio::Piped => {
             let (caller, ours) = tokio::io::duplex(PIPE_BUFFER);
             attached.stdin = Some(Box::new(caller));
@@ -154,6 +155,48 @@ async fn demultiplex(
         }
     }
     // Dropping the pipes gives the caller EOF.
+}
+
+/// Our own stdin, read on a plain thread. `tokio::io::stdin` would read on the runtime's
+/// blocking pool, and a runtime cannot shut down while such a read waits: `clawc sandbox exec`
+/// would hang at exit on a terminal nobody types into. A detached thread just dies with the
+/// process; once the program is gone its next chunk finds the channel closed and it stops.
+fn read_own_stdin() -> mpsc::Receiver<Vec<u8>> {
+    let (chunks, receiver) = mpsc::channel(4);
+    let reader = std::thread::Builder::new()
+        .name("sandbox-stdin".into())
+        .spawn(move || {
+            let mut buffer = vec![0u8; PIPE_BUFFER];
+            let mut stdin = std::io::stdin();
+            loop {
+                match std::io::Read::read(&mut stdin, &mut buffer) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        if chunks.blocking_send(buffer[..n].to_vec()).is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+        });
+    if let Err(e) = reader {
+        // Without the thread the channel closes at once: the program sees an empty stdin.
+        tracing::warn!("cannot read stdin for the sandbox: {e}");
+    }
+    receiver
+}
+
+/// Feed chunks into the container's stdin until the sender ends, then half-close it.
+async fn feed_chunks(
+    mut chunks: mpsc::Receiver<Vec<u8>>,
+    mut input: std::pin::Pin<Box<dyn AsyncWrite + Send>>,
+) {
+    while let Some(chunk) = chunks.recv().await {
+        if input.write_all(&chunk).await.is_err() {
+            return;
+        }
+    }
+    let _ = input.shutdown().await;
 }
 
 /// Copy `from` into the container's stdin, then half-close it so the program sees EOF.
