@@ -191,6 +191,8 @@ impl<'a> Validation<'a> {
             .with_pattern_options(jsonschema::PatternOptions::regex())
             .build(&root)
         {
+            // `is_valid` stops early and builds no errors: the common, clean case stays cheap.
+            Ok(validator) if validator.is_valid(&grouped) => {}
             Ok(validator) => {
                 for error in validator.iter_errors(&grouped) {
                     if let Some(diagnostic) = describe(&error, &members, &origins, tools) {

@@ -295,3 +295,26 @@ fn fixture_files_are_read_once_and_resolved_into_the_ir() {
         })
     );
 }
+
+#[test]
+fn every_spec_in_the_repository_checks_without_errors() {
+    let specs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../specs");
+    let mut checked_any = false;
+    for entry in std::fs::read_dir(&specs).expect("specs/ exists") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_none_or(|ext| ext != "claw") {
+            continue;
+        }
+        let source = std::fs::read_to_string(&path).expect("UTF-8 spec");
+        let stem = path.file_stem().and_then(|s| s.to_str()).expect("stem");
+        let checked = spec_lang::check(stem, &source, &crate::fixtures::DirWorld(specs.clone()));
+        let name = path.display().to_string();
+        assert!(
+            !checked.has_errors(),
+            "{}",
+            crate::fixtures::render(&name, &source, &checked.diagnostics)
+        );
+        checked_any = true;
+    }
+    assert!(checked_any, "no specs found in {}", specs.display());
+}
