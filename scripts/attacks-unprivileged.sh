@@ -23,9 +23,11 @@ fi
 command -v runuser >/dev/null || { echo "runuser not found (apt-get install util-linux)" >&2; exit 2; }
 
 # Build once; cargo's JSON messages name the exact artifacts (test binary hashes change).
-artifacts="$(cd "$repo" && cargo test -p claw-runtime --test it --no-run --message-format=json)"
+# --workspace: the same feature set as the main test run, so nothing is rebuilt.
+artifacts="$(cd "$repo" && cargo test --workspace --no-run --message-format=json)"
 pick() {
-    # $1: target kind ("test" or "bin"), $2: target name
+    # $1: target kind ("test" or "bin"), $2: target name; only claw-runtime's (every crate's
+    # test binary is called `it`)
     printf '%s\n' "$artifacts" | python3 -c '
 import json, sys
 kind, name = sys.argv[1], sys.argv[2]
@@ -35,6 +37,8 @@ for line in sys.stdin:
     except ValueError:
         continue
     target = msg.get("target") or {}
+    if "#claw-runtime@" not in msg.get("package_id", ""):
+        continue
     if msg.get("reason") == "compiler-artifact" and kind in target.get("kind", []) \
             and target.get("name") == name and msg.get("executable"):
         print(msg["executable"])

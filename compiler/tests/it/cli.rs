@@ -273,10 +273,14 @@ fn usage_errors_exit_2() {
 
 #[test]
 fn the_language_reference_lists_every_code() {
-    let docs = std::fs::read_to_string(workspace_root().join("docs/language.md")).expect("read docs");
+    let docs =
+        std::fs::read_to_string(workspace_root().join("docs/language.md")).expect("read docs");
     let missing: Vec<&str> = spec_lang::codes::all()
         .map(|info| info.code)
         .filter(|code| !docs.contains(&format!("`{code}`")))
         .collect();
-    assert!(missing.is_empty(), "docs/language.md does not list {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "docs/language.md does not list {missing:?}"
+    );
 }
