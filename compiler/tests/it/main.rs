@@ -3,6 +3,7 @@
 
 // One definition of "a real part is missing: fail under CI, skip loudly elsewhere" for the
 // whole workspace: the runtime's.
+mod architecture;
 #[path = "../../../runtime/tests/it/support.rs"]
 mod backend_support;
 mod cli;
