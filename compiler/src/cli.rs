@@ -104,6 +104,9 @@ pub enum SandboxCommand {
 pub struct SandboxExec {
     #[arg(long, value_enum, default_value_t = Backend::Native)]
     pub backend: Backend,
+    /// With `--backend docker`: an OCI runtime the engine knows, e.g. `runsc` (gVisor).
+    #[arg(long, value_name = "NAME", requires = "backend")]
+    pub docker_runtime: Option<String>,
     /// Allow egress to HOST:PORT through the proxy (repeatable; `*.example.com:443` for subdomains).
     #[arg(long = "allow", value_name = "HOST:PORT")]
     pub allow: Vec<String>,

@@ -42,7 +42,7 @@ pub fn exec(args: SandboxExec, global: &Global) -> i32 {
 }
 
 async fn run(args: SandboxExec, policy: Policy, global: &Global) -> i32 {
-    let sandbox = match backend(args.backend).await {
+    let sandbox = match backend(args.backend, args.docker_runtime.clone()).await {
         Ok(sandbox) => sandbox,
         Err(e) => return setup_failed(&e),
     };
@@ -90,7 +90,10 @@ async fn run(args: SandboxExec, policy: Policy, global: &Global) -> i32 {
     report.exit_code()
 }
 
-async fn backend(backend: Backend) -> Result<Box<dyn Sandbox>, SandboxError> {
+async fn backend(
+    backend: Backend,
+    docker_runtime: Option<String>,
+) -> Result<Box<dyn Sandbox>, SandboxError> {
     let exe = std::env::current_exe()
         .map_err(|e| SandboxError::Setup(format!("cannot locate clawc itself: {e}")))?;
     let init = InitExe {
@@ -98,10 +101,16 @@ async fn backend(backend: Backend) -> Result<Box<dyn Sandbox>, SandboxError> {
         leading_args: vec![INIT_SUBCOMMAND.to_owned()],
     };
     Ok(match backend {
+        Backend::Native if docker_runtime.is_some() => {
+            return Err(SandboxError::Setup(
+                "--docker-runtime needs --backend docker".into(),
+            ));
+        }
         Backend::Native => Box::new(NativeSandbox::new(init)?),
         Backend::Docker => {
             let config = DockerConfig {
                 init: Some(InitExe::from_env_or(init)),
+                runtime: docker_runtime,
                 ..DockerConfig::default()
             };
             Box::new(DockerSandbox::connect(config).await?)

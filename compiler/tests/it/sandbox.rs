@@ -17,6 +17,20 @@ fn native_available() -> bool {
     )
 }
 
+/// Whether a Docker engine answers; under CI its absence is a failure, elsewhere a loud skip.
+fn docker_available() -> bool {
+    let engine_up = std::process::Command::new("docker")
+        .arg("info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    require(
+        "docker",
+        (!engine_up).then(|| "`docker info` fails".to_owned()),
+    )
+}
+
 fn exec(flags: &[&str], program: &[&str], stdin: &[u8]) -> Output {
     let mut child = clawc()
         .args(["sandbox", "exec"])
@@ -193,16 +207,7 @@ fn bad_flags_are_usage_errors() {
 /// exiting. A program that ignores stdin must end the command promptly while stdin stays open.
 #[test]
 fn docker_exec_returns_while_stdin_stays_open() {
-    let engine_up = std::process::Command::new("docker")
-        .arg("info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !require(
-        "docker",
-        (!engine_up).then(|| "`docker info` fails".to_owned()),
-    ) {
+    if !docker_available() {
         return;
     }
     let mut child = clawc()
@@ -234,4 +239,23 @@ fn docker_exec_returns_while_stdin_stays_open() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     };
     assert_eq!(status.code(), Some(0));
+}
+
+#[test]
+fn an_unknown_docker_runtime_is_a_setup_error() {
+    if !docker_available() {
+        return;
+    }
+    let out = exec(
+        &["--backend", "docker", "--docker-runtime", "no-such-runtime"],
+        &["true"],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(125), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no-such-runtime"),
+        "{out:?}"
+    );
+    let native = exec(&["--docker-runtime", "runsc"], &["true"], b"");
+    assert_eq!(native.status.code(), Some(125), "{native:?}");
 }
