@@ -20,6 +20,10 @@ use crate::exit;
 pub const INIT_SUBCOMMAND: &str = "__sandbox-init";
 
 pub fn exec(args: SandboxExec, global: &Global) -> i32 {
+    if args.docker_runtime.is_some() && args.backend != Backend::Docker {
+        error("--docker-runtime needs --backend docker");
+        return exit::USAGE;
+    }
     let policy = match policy_from(&args) {
         Ok(policy) => policy,
         Err(message) => {
@@ -101,11 +105,6 @@ async fn backend(
         leading_args: vec![INIT_SUBCOMMAND.to_owned()],
     };
     Ok(match backend {
-        Backend::Native if docker_runtime.is_some() => {
-            return Err(SandboxError::Setup(
-                "--docker-runtime needs --backend docker".into(),
-            ));
-        }
         Backend::Native => Box::new(NativeSandbox::new(init)?),
         Backend::Docker => {
             let config = DockerConfig {

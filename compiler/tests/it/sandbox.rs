@@ -256,6 +256,11 @@ fn an_unknown_docker_runtime_is_a_setup_error() {
         String::from_utf8_lossy(&out.stderr).contains("no-such-runtime"),
         "{out:?}"
     );
-    let native = exec(&["--docker-runtime", "runsc"], &["true"], b"");
-    assert_eq!(native.status.code(), Some(125), "{native:?}");
+    for flags in [
+        &["--docker-runtime", "runsc"][..],
+        &["--backend", "native", "--docker-runtime", "runsc"],
+    ] {
+        let native = exec(flags, &["true"], b"");
+        assert_eq!(native.status.code(), Some(2), "a usage error: {native:?}");
+    }
 }
