@@ -264,3 +264,25 @@ fn an_unknown_docker_runtime_is_a_setup_error() {
         assert_eq!(native.status.code(), Some(2), "a usage error: {native:?}");
     }
 }
+
+#[test]
+fn exec_snapshot() {
+    if !native_available() {
+        return;
+    }
+    crate::support::settings(None).bind(|| {
+        insta_cmd::assert_cmd_snapshot!(
+            "sandbox_exec",
+            clawc().args([
+                "sandbox",
+                "exec",
+                "--env",
+                "WHO=sandbox",
+                "--",
+                "sh",
+                "-c",
+                "echo \"hello from the $WHO\"; ls /; echo oops >&2; exit 3"
+            ])
+        );
+    });
+}
