@@ -1,15 +1,15 @@
 //! `clawc check [PATH...]`: parse and validate; every problem of every file at once.
 
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use spec_lang::{Checked, Diagnostic, Severity};
 
-use super::{error, note, plural, print_stdout};
+use super::{for_each_spec, note, plural, print_stdout};
 use crate::cli::{DiagnosticFormat, Global};
 use crate::exit;
 use crate::render::render;
-use crate::sources::{self, FsWorld, SpecFile};
+use crate::sources::{FsWorld, SpecFile};
 
 /// One spec, read and checked. `text` is what diagnostics point into (lossy for non-UTF-8 input,
 /// whose only diagnostic is the decoding error).
@@ -57,27 +57,8 @@ pub fn report(file: &CheckedFile, format: DiagnosticFormat, global: &Global) {
 }
 
 pub fn run(paths: &[PathBuf], format: DiagnosticFormat, global: &Global) -> i32 {
-    let specs = match sources::discover(paths) {
-        Ok(specs) => specs,
-        Err(e) => {
-            error(e);
-            return exit::USAGE;
-        }
-    };
-    if specs.is_empty() {
-        error(format!("no .claw files found in {}", shown_paths(paths)));
-        return exit::USAGE;
-    }
-    let (mut errors, mut warnings, mut unreadable) = (0, 0, 0);
-    for path in &specs {
-        let file = match sources::read(path) {
-            Ok(file) => file,
-            Err(e) => {
-                error(e);
-                unreadable += 1;
-                continue;
-            }
-        };
+    let (mut errors, mut warnings) = (0, 0);
+    let walked = for_each_spec(paths, |file| {
         let checked = check_file(&file);
         report(&checked, format, global);
         for d in &checked.checked.diagnostics {
@@ -86,32 +67,25 @@ pub fn run(paths: &[PathBuf], format: DiagnosticFormat, global: &Global) -> i32 
                 Severity::Warning => warnings += 1,
             }
         }
-    }
+    });
+    let walked = match walked {
+        Ok(walked) => walked,
+        Err(code) => return code,
+    };
     note(
         global,
         format!(
             "checked {}: {}, {}",
-            plural(specs.len() - unreadable, "spec"),
+            plural(walked.found - walked.unreadable, "spec"),
             plural(errors, "error"),
             plural(warnings, "warning")
         ),
     );
-    if unreadable > 0 {
+    if walked.unreadable > 0 {
         exit::USAGE
     } else if errors > 0 {
         exit::FAILURE
     } else {
         exit::OK
     }
-}
-
-fn shown_paths(paths: &[PathBuf]) -> String {
-    if paths.is_empty() {
-        return sources::DEFAULT_DIR.to_owned();
-    }
-    paths
-        .iter()
-        .map(|p| Path::display(p).to_string())
-        .collect::<Vec<_>>()
-        .join(", ")
 }

@@ -8,6 +8,10 @@ mod sandbox;
 mod schema;
 
 use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use crate::exit;
+use crate::sources::{self, SpecFile};
 
 pub use sandbox::INIT_SUBCOMMAND;
 
@@ -25,6 +29,53 @@ pub fn run(cli: Cli) -> i32 {
         Command::Explain { code } => explain::run(code.as_deref()),
         Command::Sandbox(SandboxCommand::Exec(args)) => sandbox::exec(args, global),
     }
+}
+
+/// How a walk over spec files went.
+struct Walked {
+    /// Files found.
+    found: usize,
+    /// Files that could not be read (each reported already).
+    unreadable: usize,
+}
+
+/// Discover the specs under `paths` (default `specs/`), read each and hand it to `visit`.
+/// Read errors are reported and counted, not fatal; a bad path, or no spec at all, is a usage
+/// error returned as its exit code.
+fn for_each_spec(paths: &[PathBuf], mut visit: impl FnMut(SpecFile)) -> Result<Walked, i32> {
+    let specs = sources::discover(paths).map_err(|e| {
+        error(e);
+        exit::USAGE
+    })?;
+    if specs.is_empty() {
+        error(format!("no .claw files found in {}", shown_paths(paths)));
+        return Err(exit::USAGE);
+    }
+    let mut unreadable = 0;
+    for path in &specs {
+        match sources::read(path) {
+            Ok(file) => visit(file),
+            Err(e) => {
+                error(e);
+                unreadable += 1;
+            }
+        }
+    }
+    Ok(Walked {
+        found: specs.len(),
+        unreadable,
+    })
+}
+
+fn shown_paths(paths: &[PathBuf]) -> String {
+    if paths.is_empty() {
+        return sources::DEFAULT_DIR.to_owned();
+    }
+    paths
+        .iter()
+        .map(|p| Path::display(p).to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Write to stdout; a closed pipe (`clawc check | head`) is not an error worth a panic.
