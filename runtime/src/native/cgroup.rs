@@ -39,7 +39,8 @@ pub(crate) struct Cgroups {
     dirs: Vec<PathBuf>,
     memory: Option<PathBuf>,
     pids: Option<PathBuf>,
-    /// Open `cgroup.procs` files: the child writes `0` to each before it execs anything.
+    /// Open membership files (`tasks` for v1, `cgroup.procs` for v2, see [`V1_JOIN`]): the child writes `0` to each before it execs
+    /// anything.
     procs: Vec<File>,
     unified: bool,
 }
@@ -134,8 +135,8 @@ impl Cgroups {
     }
 }
 
-/// Moves the calling process into the cgroups. Runs in the forked child before `exec`, so it
-/// uses only `write(2)` (async-signal-safe); `0` means "the writing process".
+/// Moves the calling process into the cgroups. Runs in the forked (single-threaded) child
+/// before `exec`, so it uses only `write(2)` (async-signal-safe); `0` means "the writer".
 pub(crate) fn join_from_child(fds: &[RawFd]) -> io::Result<()> {
     for &fd in fds {
         // SAFETY: writing a static byte to an fd the parent opened for this.
@@ -222,7 +223,7 @@ fn create_v1(own: &str, name: &str, limits: &Limits) -> (Option<Cgroups>, Covera
                     .join(controller)
                     .join(path.trim_start_matches('/'))
                     .join(name);
-                make_cgroup(&dir, &settings)
+                make_cgroup(&dir, &settings, V1_JOIN)
                     .map(|procs| (dir.clone(), procs))
                     .inspect_err(|_| {
                         // A half-made cgroup would hold nothing; take it away again.
@@ -308,7 +309,7 @@ fn create_v2(own: &str, name: &str, limits: &Limits) -> (Option<Cgroups>, Covera
         let _ = fs::remove_dir(&dir);
         return (None, coverage, refusals);
     }
-    match make_cgroup_settings(&dir, &settings) {
+    match make_cgroup_settings(&dir, &settings, V2_JOIN) {
         Ok(procs) => {
             let set = Cgroups {
                 dirs: vec![dir.clone()],
@@ -329,15 +330,26 @@ fn create_v2(own: &str, name: &str, limits: &Limits) -> (Option<Cgroups>, Covera
 /// Files to write in a new cgroup, with their values (or why a value is invalid).
 type Settings = Vec<(&'static str, Result<String, String>)>;
 
+/// The file the child writes `0` to in order to join a v1 cgroup: `tasks` moves only the
+/// writing thread, and the kernel migrates the current thread without taking the global
+/// threadgroup rwsem (whose write side waits for an RCU grace period, several milliseconds
+/// on a busy machine). The child is a fresh fork and has exactly one thread, so moving that
+/// thread moves the whole process, and everything bubblewrap starts inherits the cgroup.
+const V1_JOIN: &str = "tasks";
+/// cgroup v2 has no per-thread join for domain cgroups; `cgroup.procs` moves the process.
+const V2_JOIN: &str = "cgroup.procs";
+
 /// Creates `dir` and applies `settings` (a file name ending in `?` is optional).
-fn make_cgroup(dir: &Path, settings: &Settings) -> Result<File, String> {
+fn make_cgroup(dir: &Path, settings: &Settings, join_file: &str) -> Result<File, String> {
     fs::create_dir(dir).map_err(|err| format!("cannot create {}: {err}", dir.display()))?;
-    make_cgroup_settings(dir, settings)
+    make_cgroup_settings(dir, settings, join_file)
 }
 
+/// Applies `settings` and opens `join_file` for the child to write to.
 fn make_cgroup_settings(
     dir: &Path,
     settings: &[(&str, Result<String, String>)],
+    join_file: &str,
 ) -> Result<File, String> {
     for (file, value) in settings {
         let value = value.as_ref().map_err(Clone::clone)?;
@@ -354,8 +366,8 @@ fn make_cgroup_settings(
     OpenOptions::new()
         .write(true)
         .custom_flags(libc::O_CLOEXEC)
-        .open(dir.join("cgroup.procs"))
-        .map_err(|err| format!("cannot open {}/cgroup.procs: {err}", dir.display()))
+        .open(dir.join(join_file))
+        .map_err(|err| format!("cannot open {}/{join_file}: {err}", dir.display()))
 }
 
 /// Reads `key N` from a flat-keyed cgroup file.
