@@ -49,6 +49,18 @@ impl Cgroups {
     /// Creates and configures the sandbox's cgroups. Failure of any controller is not an
     /// error: it is returned as a refusal and the caller falls back.
     pub fn create(limits: &Limits) -> (Option<Cgroups>, Coverage, Refusals) {
+        let cpu_needed = cpu_limit_binds(limits.cpu, online_cpus());
+        let (set, mut coverage, mut refusals) = Self::create_for(limits, cpu_needed);
+        if !cpu_needed {
+            // The share is at least every CPU there is: nothing to enforce, and joining a
+            // CPU cgroup would cost a reschedule of the starting sandbox.
+            coverage.cpu = true;
+            refusals.cpu = None;
+        }
+        (set, coverage, refusals)
+    }
+
+    fn create_for(limits: &Limits, cpu_needed: bool) -> (Option<Cgroups>, Coverage, Refusals) {
         static SEQUENCE: AtomicU64 = AtomicU64::new(0);
         let name = format!(
             "clawc-{}-{}",
@@ -63,9 +75,9 @@ impl Cgroups {
             }
         };
         if Path::new(ROOT).join("cgroup.controllers").exists() {
-            create_v2(&own, &name, limits)
+            create_v2(&own, &name, limits, cpu_needed)
         } else {
-            create_v1(&own, &name, limits)
+            create_v1(&own, &name, limits, cpu_needed)
         }
     }
 
@@ -174,6 +186,19 @@ fn own_path<'a>(own: &'a str, controller: &str) -> Option<&'a str> {
     })
 }
 
+/// Whether a CPU share can be exceeded at all on `cpus` CPUs (a NaN share still binds, so
+/// that it is reported as invalid rather than ignored).
+fn cpu_limit_binds(share: f64, cpus: u64) -> bool {
+    share.is_nan() || share < cpus as f64
+}
+
+fn online_cpus() -> u64 {
+    // SAFETY: sysconf only reads a system constant.
+    let online = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+    // An unknown count (-1) becomes 0, for which every share binds.
+    u64::try_from(online).unwrap_or(0)
+}
+
 fn cpu_quota_us(limits: &Limits) -> Result<u64, String> {
     if limits.cpu.is_finite() && limits.cpu > 0.0 {
         // Truncation is fine: microseconds of a 100 ms period; at least 1 ms as the kernel wants.
@@ -183,7 +208,12 @@ fn cpu_quota_us(limits: &Limits) -> Result<u64, String> {
     }
 }
 
-fn create_v1(own: &str, name: &str, limits: &Limits) -> (Option<Cgroups>, Coverage, Refusals) {
+fn create_v1(
+    own: &str,
+    name: &str,
+    limits: &Limits,
+    cpu_needed: bool,
+) -> (Option<Cgroups>, Coverage, Refusals) {
     let mut set = Cgroups {
         dirs: Vec::new(),
         memory: None,
@@ -216,6 +246,9 @@ fn create_v1(own: &str, name: &str, limits: &Limits) -> (Option<Cgroups>, Covera
         ),
     ];
     for (controller, settings) in controllers {
+        if controller == "cpu" && !cpu_needed {
+            continue;
+        }
         let outcome = match own_path(own, controller) {
             None => Err(format!("no v1 `{controller}` controller mounted")),
             Some(path) => {
@@ -254,7 +287,12 @@ fn create_v1(own: &str, name: &str, limits: &Limits) -> (Option<Cgroups>, Covera
     (set, coverage, refusals)
 }
 
-fn create_v2(own: &str, name: &str, limits: &Limits) -> (Option<Cgroups>, Coverage, Refusals) {
+fn create_v2(
+    own: &str,
+    name: &str,
+    limits: &Limits,
+    cpu_needed: bool,
+) -> (Option<Cgroups>, Coverage, Refusals) {
     let Some(path) = own_path(own, "") else {
         return (
             None,
@@ -295,13 +333,14 @@ fn create_v2(own: &str, name: &str, limits: &Limits) -> (Option<Cgroups>, Covera
     } else {
         refusals.pids = missing("pids");
     }
-    if has("cpu") {
+    // A share that cannot bind is left to `Cgroups::create`, which records it as held.
+    if cpu_needed && has("cpu") {
         settings.push((
             "cpu.max",
             cpu_quota_us(limits).map(|q| format!("{q} {CPU_PERIOD_US}")),
         ));
         coverage.cpu = true;
-    } else {
+    } else if cpu_needed {
         refusals.cpu = missing("cpu");
     }
     if coverage == Coverage::default() {
@@ -377,4 +416,19 @@ fn counter(file: &Path, key: &str) -> Option<u64> {
         let (name, value) = line.split_once(' ')?;
         (name == key).then(|| value.trim().parse().ok()).flatten()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cpu_limit_binds;
+
+    #[test]
+    fn cpu_share_binds_only_below_the_cpu_count() {
+        assert!(cpu_limit_binds(1.0, 2));
+        assert!(cpu_limit_binds(1.5, 2));
+        assert!(!cpu_limit_binds(2.0, 2));
+        assert!(!cpu_limit_binds(4.0, 2));
+        assert!(cpu_limit_binds(f64::NAN, 2));
+        assert!(cpu_limit_binds(8.0, 0));
+    }
 }
