@@ -186,16 +186,16 @@ fn own_path<'a>(own: &'a str, controller: &str) -> Option<&'a str> {
     })
 }
 
-/// Whether a CPU share can be exceeded at all on `cpus` CPUs (a NaN share still binds, so
-/// that it is reported as invalid rather than ignored).
+/// Whether a CPU share can be exceeded at all on `cpus` CPUs. An unknown count (0) and a NaN
+/// share still bind: the first is enforced as asked, the second reported as invalid.
 fn cpu_limit_binds(share: f64, cpus: u64) -> bool {
-    share.is_nan() || share < cpus as f64
+    cpus == 0 || share.is_nan() || share < cpus as f64
 }
 
 fn online_cpus() -> u64 {
     // SAFETY: sysconf only reads a system constant.
     let online = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
-    // An unknown count (-1) becomes 0, for which every share binds.
+    // An unknown count (-1) becomes 0.
     u64::try_from(online).unwrap_or(0)
 }
 
