@@ -43,13 +43,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         path: env!("CARGO_BIN_EXE_claw-sandbox-init").into(),
         leading_args: Vec::new(),
     });
-    let runners = [
+    // Two groups, each interleaved within itself: the engine tears a container down (its
+    // network namespace, overlay mounts) after the call that ran it has returned, and that
+    // leftover work would be billed to whichever runner came next.
+    let local = [
         ("bare process", Ok(Runner::Bare)),
         ("bubblewrap alone", Ok(Runner::Bwrap)),
         (
             "native backend",
             native.as_ref().map(|s| Runner::Backend(s as &dyn Sandbox)),
         ),
+    ];
+    let engine = [
         ("docker run --rm (CLI)", Ok(Runner::DockerCli)),
         (
             "docker backend",
@@ -58,28 +63,31 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     ];
 
     println!(
-        "cold start to exit, {runs} runs each, runners interleaved (median / min / max, ms)\n"
+        "cold start to exit, {runs} runs each; bare, bubblewrap and native interleaved, then the \
+         two Docker runners interleaved (median / min / max, ms)\n"
     );
     println!(
         "{:<17} {:<22} {:>8} {:>8} {:>8}",
         "workload", "runner", "median", "min", "max"
     );
     for (label, argv) in WORKLOADS {
-        let results = runtime.block_on(measure(&runners, argv, runs));
         let mut medians = Vec::new();
-        for ((name, _), result) in runners.iter().zip(results) {
-            match result {
-                Ok(samples) => {
-                    let stats = Stats::of(samples);
-                    println!(
-                        "{label:<17} {name:<22} {:>8.1} {:>8.1} {:>8.1}",
-                        ms(stats.median),
-                        ms(stats.min),
-                        ms(stats.max)
-                    );
-                    medians.push((name.to_string(), stats.median));
+        for group in [&local[..], &engine[..]] {
+            let results = runtime.block_on(measure(group, argv, runs));
+            for ((name, _), result) in group.iter().zip(results) {
+                match result {
+                    Ok(samples) => {
+                        let stats = Stats::of(samples);
+                        println!(
+                            "{label:<17} {name:<22} {:>8.1} {:>8.1} {:>8.1}",
+                            ms(stats.median),
+                            ms(stats.min),
+                            ms(stats.max)
+                        );
+                        medians.push((name.to_string(), stats.median));
+                    }
+                    Err(why) => println!("{label:<17} {name:<22} skipped: {why}"),
                 }
-                Err(why) => println!("{label:<17} {name:<22} skipped: {why}"),
             }
         }
         compare(&medians);
@@ -117,8 +125,8 @@ impl Runner<'_> {
     }
 }
 
-/// Samples per runner. Runs are interleaved (each round runs every runner once), so a load
-/// spike on this shared machine hits all runners alike instead of skewing one of them. One
+/// Samples per runner. Runs are interleaved (each round runs every runner of the group once),
+/// so a load spike on this shared machine hits all of them alike instead of skewing one. One
 /// unmeasured warm-up round first; a runner that fails once is dropped with its reason.
 async fn measure<E: std::fmt::Display>(
     runners: &[(&str, Result<Runner<'_>, E>)],
