@@ -1,6 +1,7 @@
 //! Cold start to exit, medians over repeated runs in one run of this benchmark: the bare process,
-//! the native backend, the `docker run --rm` CLI on the same image, and the Docker backend; then
-//! the resident memory of idle native sandboxes.
+//! bubblewrap alone (the floor under the native backend), the native backend, the `docker run
+//! --rm` CLI on the same image, and the Docker backend; then the resident memory of idle native
+//! sandboxes.
 //!
 //! `cargo bench -p claw-runtime --bench startup`; `CLAWC_BENCH_RUNS=N` sets the repetitions
 //! (default 20; CI uses a handful), `CLAWC_BENCH_IDLE=N` the idle sandboxes measured (default 10).
@@ -42,12 +43,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         path: env!("CARGO_BIN_EXE_claw-sandbox-init").into(),
         leading_args: Vec::new(),
     });
-    let runners = [
+    // Two groups, each interleaved within itself: the engine goes on tearing a container down
+    // (its network namespace, overlay mounts) after the call that ran it has returned, and that
+    // leftover work would be billed to whichever runner came next (here, bubblewrap started
+    // right after a `docker run --rm` took about 1 ms longer, median of 10).
+    let local = [
         ("bare process", Ok(Runner::Bare)),
+        ("bubblewrap alone", Ok(Runner::Bwrap)),
         (
             "native backend",
             native.as_ref().map(|s| Runner::Backend(s as &dyn Sandbox)),
         ),
+    ];
+    let engine = [
         ("docker run --rm (CLI)", Ok(Runner::DockerCli)),
         (
             "docker backend",
@@ -56,28 +64,31 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     ];
 
     println!(
-        "cold start to exit, {runs} runs each, runners interleaved (median / min / max, ms)\n"
+        "cold start to exit, {runs} runs each; bare, bubblewrap and native interleaved, then the \
+         two Docker runners interleaved (median / min / max, ms)\n"
     );
     println!(
         "{:<17} {:<22} {:>8} {:>8} {:>8}",
         "workload", "runner", "median", "min", "max"
     );
     for (label, argv) in WORKLOADS {
-        let results = runtime.block_on(measure(&runners, argv, runs));
         let mut medians = Vec::new();
-        for ((name, _), result) in runners.iter().zip(results) {
-            match result {
-                Ok(samples) => {
-                    let stats = Stats::of(samples);
-                    println!(
-                        "{label:<17} {name:<22} {:>8.1} {:>8.1} {:>8.1}",
-                        ms(stats.median),
-                        ms(stats.min),
-                        ms(stats.max)
-                    );
-                    medians.push((name.to_string(), stats.median));
+        for group in [&local[..], &engine[..]] {
+            let results = runtime.block_on(measure(group, argv, runs));
+            for ((name, _), result) in group.iter().zip(results) {
+                match result {
+                    Ok(samples) => {
+                        let stats = Stats::of(samples);
+                        println!(
+                            "{label:<17} {name:<22} {:>8.1} {:>8.1} {:>8.1}",
+                            ms(stats.median),
+                            ms(stats.min),
+                            ms(stats.max)
+                        );
+                        medians.push((name.to_string(), stats.median));
+                    }
+                    Err(why) => println!("{label:<17} {name:<22} skipped: {why}"),
                 }
-                Err(why) => println!("{label:<17} {name:<22} skipped: {why}"),
             }
         }
         compare(&medians);
@@ -97,6 +108,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// One way of running a program to its end.
 enum Runner<'a> {
     Bare,
+    /// bubblewrap with the namespaces and mounts the native backend asks for, but without its
+    /// seccomp filter, init, cgroups and status plumbing: what the backend cannot go below.
+    Bwrap,
     DockerCli,
     Backend(&'a dyn Sandbox),
 }
@@ -105,14 +119,15 @@ impl Runner<'_> {
     async fn once(&self, argv: &[&str]) -> Result<(), String> {
         match self {
             Runner::Bare => bare(argv),
+            Runner::Bwrap => bwrap_alone(argv),
             Runner::DockerCli => docker_cli(argv),
             Runner::Backend(sandbox) => backend(*sandbox, argv).await,
         }
     }
 }
 
-/// Samples per runner. Runs are interleaved (each round runs every runner once), so a load
-/// spike on this shared machine hits all runners alike instead of skewing one of them. One
+/// Samples per runner. Runs are interleaved (each round runs every runner of the group once),
+/// so a load spike on this shared machine hits all of them alike instead of skewing one. One
 /// unmeasured warm-up round first; a runner that fails once is dropped with its reason.
 async fn measure<E: std::fmt::Display>(
     runners: &[(&str, Result<Runner<'_>, E>)],
@@ -177,10 +192,12 @@ async fn idle_overhead(sandbox: &NativeSandbox, count: usize) -> Result<String, 
     let per = |kib: u64| kib as f64 / 1024.0 / count as f64;
     Ok(format!(
         "idle native sandboxes: {count} running, {} sandbox processes; per sandbox: RSS {:.2} MiB, \
-         PSS {:.2} MiB (target < 3 MB)",
+         PSS {:.2} MiB, USS {:.2} MiB (target < 3 MB; RSS counts the C library's shared pages once \
+         per process, PSS and USS do not)",
         usage.processes,
         per(usage.rss_kib),
-        per(usage.pss_kib)
+        per(usage.pss_kib),
+        per(usage.uss_kib)
     ))
 }
 
@@ -192,6 +209,13 @@ fn compare(medians: &[(String, Duration)]) {
             "{:<17} native - bare = {:.1} ms (target <= 10)",
             "",
             ms(native.saturating_sub(bare))
+        );
+    }
+    if let (Some(floor), Some(native)) = (find("bubblewrap alone"), find("native backend")) {
+        println!(
+            "{:<17} native - bubblewrap alone = {:.1} ms (the backend's own share)",
+            "",
+            ms(native.saturating_sub(floor))
         );
     }
     if let (Some(native), Some(cli)) = (find("native backend"), find("docker run --rm (CLI)")) {
@@ -250,6 +274,27 @@ fn succeed(mut command: Command) -> Result<(), String> {
 fn bare(argv: &[&str]) -> Result<(), String> {
     let mut command = Command::new(argv[0]);
     command.args(&argv[1..]);
+    succeed(command)
+}
+
+fn bwrap_alone(argv: &[&str]) -> Result<(), String> {
+    let mut command = Command::new("bwrap");
+    command
+        .args(["--unshare-all", "--unshare-user", "--disable-userns"])
+        .args(["--die-with-parent", "--new-session", "--cap-drop", "ALL"])
+        .args(["--ro-bind", "/usr", "/usr"])
+        .args([
+            "--symlink",
+            "usr/bin",
+            "/bin",
+            "--symlink",
+            "usr/lib",
+            "/lib",
+        ])
+        .args(["--symlink", "usr/lib64", "/lib64"])
+        .args(["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"])
+        .args(["--remount-ro", "/", "--chdir", "/tmp", "--clearenv", "--"])
+        .args(argv);
     succeed(command)
 }
 

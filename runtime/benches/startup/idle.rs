@@ -12,6 +12,8 @@ pub struct Usage {
     pub rss_kib: u64,
     /// Proportional set size: shared pages split among their users, so the sum is honest.
     pub pss_kib: u64,
+    /// Unique set size: pages no other process maps, i.e. what ending the sandbox frees.
+    pub uss_kib: u64,
 }
 
 /// Every descendant of `root` except processes named `program` (the workload, not overhead).
@@ -55,6 +57,8 @@ pub fn machinery_memory(root: u32, program: &str) -> io::Result<Usage> {
         usage.processes += 1;
         usage.rss_kib += field_kib(&rollup, "Rss:");
         usage.pss_kib += field_kib(&rollup, "Pss:");
+        usage.uss_kib +=
+            field_kib(&rollup, "Private_Clean:") + field_kib(&rollup, "Private_Dirty:");
     }
     Ok(usage)
 }

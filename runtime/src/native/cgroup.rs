@@ -39,7 +39,8 @@ pub(crate) struct Cgroups {
     dirs: Vec<PathBuf>,
     memory: Option<PathBuf>,
     pids: Option<PathBuf>,
-    /// Open `cgroup.procs` files: the child writes `0` to each before it execs anything.
+    /// Open membership files (`tasks` for v1, `cgroup.procs` for v2, see [`V1_JOIN`]): the child writes `0` to each before it execs
+    /// anything.
     procs: Vec<File>,
     unified: bool,
 }
@@ -48,6 +49,18 @@ impl Cgroups {
     /// Creates and configures the sandbox's cgroups. Failure of any controller is not an
     /// error: it is returned as a refusal and the caller falls back.
     pub fn create(limits: &Limits) -> (Option<Cgroups>, Coverage, Refusals) {
+        let cpu_needed = cpu_limit_binds(limits.cpu, online_cpus());
+        let (set, mut coverage, mut refusals) = Self::create_for(limits, cpu_needed);
+        if !cpu_needed {
+            // The share is at least every CPU there is: nothing to enforce, and joining a
+            // CPU cgroup would cost a reschedule of the starting sandbox.
+            coverage.cpu = true;
+            refusals.cpu = None;
+        }
+        (set, coverage, refusals)
+    }
+
+    fn create_for(limits: &Limits, cpu_needed: bool) -> (Option<Cgroups>, Coverage, Refusals) {
         static SEQUENCE: AtomicU64 = AtomicU64::new(0);
         let name = format!(
             "clawc-{}-{}",
@@ -62,9 +75,9 @@ impl Cgroups {
             }
         };
         if Path::new(ROOT).join("cgroup.controllers").exists() {
-            create_v2(&own, &name, limits)
+            create_v2(&own, &name, limits, cpu_needed)
         } else {
-            create_v1(&own, &name, limits)
+            create_v1(&own, &name, limits, cpu_needed)
         }
     }
 
@@ -134,8 +147,8 @@ impl Cgroups {
     }
 }
 
-/// Moves the calling process into the cgroups. Runs in the forked child before `exec`, so it
-/// uses only `write(2)` (async-signal-safe); `0` means "the writing process".
+/// Moves the calling process into the cgroups. Runs in the forked (single-threaded) child
+/// before `exec`, so it uses only `write(2)` (async-signal-safe); `0` means "the writer".
 pub(crate) fn join_from_child(fds: &[RawFd]) -> io::Result<()> {
     for &fd in fds {
         // SAFETY: writing a static byte to an fd the parent opened for this.
@@ -173,6 +186,19 @@ fn own_path<'a>(own: &'a str, controller: &str) -> Option<&'a str> {
     })
 }
 
+/// Whether a CPU share can be exceeded at all on `cpus` CPUs. An unknown count (0) and a NaN
+/// share still bind: the first is enforced as asked, the second reported as invalid.
+fn cpu_limit_binds(share: f64, cpus: u64) -> bool {
+    cpus == 0 || share.is_nan() || share < cpus as f64
+}
+
+fn online_cpus() -> u64 {
+    // SAFETY: sysconf only reads a system constant.
+    let online = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+    // An unknown count (-1) becomes 0.
+    u64::try_from(online).unwrap_or(0)
+}
+
 fn cpu_quota_us(limits: &Limits) -> Result<u64, String> {
     if limits.cpu.is_finite() && limits.cpu > 0.0 {
         // Truncation is fine: microseconds of a 100 ms period; at least 1 ms as the kernel wants.
@@ -182,7 +208,12 @@ fn cpu_quota_us(limits: &Limits) -> Result<u64, String> {
     }
 }
 
-fn create_v1(own: &str, name: &str, limits: &Limits) -> (Option<Cgroups>, Coverage, Refusals) {
+fn create_v1(
+    own: &str,
+    name: &str,
+    limits: &Limits,
+    cpu_needed: bool,
+) -> (Option<Cgroups>, Coverage, Refusals) {
     let mut set = Cgroups {
         dirs: Vec::new(),
         memory: None,
@@ -215,6 +246,9 @@ fn create_v1(own: &str, name: &str, limits: &Limits) -> (Option<Cgroups>, Covera
         ),
     ];
     for (controller, settings) in controllers {
+        if controller == "cpu" && !cpu_needed {
+            continue;
+        }
         let outcome = match own_path(own, controller) {
             None => Err(format!("no v1 `{controller}` controller mounted")),
             Some(path) => {
@@ -222,7 +256,7 @@ fn create_v1(own: &str, name: &str, limits: &Limits) -> (Option<Cgroups>, Covera
                     .join(controller)
                     .join(path.trim_start_matches('/'))
                     .join(name);
-                make_cgroup(&dir, &settings)
+                make_cgroup(&dir, &settings, V1_JOIN)
                     .map(|procs| (dir.clone(), procs))
                     .inspect_err(|_| {
                         // A half-made cgroup would hold nothing; take it away again.
@@ -253,7 +287,12 @@ fn create_v1(own: &str, name: &str, limits: &Limits) -> (Option<Cgroups>, Covera
     (set, coverage, refusals)
 }
 
-fn create_v2(own: &str, name: &str, limits: &Limits) -> (Option<Cgroups>, Coverage, Refusals) {
+fn create_v2(
+    own: &str,
+    name: &str,
+    limits: &Limits,
+    cpu_needed: bool,
+) -> (Option<Cgroups>, Coverage, Refusals) {
     let Some(path) = own_path(own, "") else {
         return (
             None,
@@ -294,13 +333,14 @@ fn create_v2(own: &str, name: &str, limits: &Limits) -> (Option<Cgroups>, Covera
     } else {
         refusals.pids = missing("pids");
     }
-    if has("cpu") {
+    // A share that cannot bind is left to `Cgroups::create`, which records it as held.
+    if cpu_needed && has("cpu") {
         settings.push((
             "cpu.max",
             cpu_quota_us(limits).map(|q| format!("{q} {CPU_PERIOD_US}")),
         ));
         coverage.cpu = true;
-    } else {
+    } else if cpu_needed {
         refusals.cpu = missing("cpu");
     }
     if coverage == Coverage::default() {
@@ -308,7 +348,7 @@ fn create_v2(own: &str, name: &str, limits: &Limits) -> (Option<Cgroups>, Covera
         let _ = fs::remove_dir(&dir);
         return (None, coverage, refusals);
     }
-    match make_cgroup_settings(&dir, &settings) {
+    match make_cgroup_settings(&dir, &settings, V2_JOIN) {
         Ok(procs) => {
             let set = Cgroups {
                 dirs: vec![dir.clone()],
@@ -329,15 +369,26 @@ fn create_v2(own: &str, name: &str, limits: &Limits) -> (Option<Cgroups>, Covera
 /// Files to write in a new cgroup, with their values (or why a value is invalid).
 type Settings = Vec<(&'static str, Result<String, String>)>;
 
+/// The file the child writes `0` to in order to join a v1 cgroup: `tasks` moves only the
+/// writing thread, and the kernel migrates the current thread without taking the global
+/// threadgroup rwsem (whose write side waits for an RCU grace period, several milliseconds
+/// on a busy machine). The child is a fresh fork and has exactly one thread, so moving that
+/// thread moves the whole process, and everything bubblewrap starts inherits the cgroup.
+const V1_JOIN: &str = "tasks";
+/// cgroup v2 has no per-thread join for domain cgroups; `cgroup.procs` moves the process.
+const V2_JOIN: &str = "cgroup.procs";
+
 /// Creates `dir` and applies `settings` (a file name ending in `?` is optional).
-fn make_cgroup(dir: &Path, settings: &Settings) -> Result<File, String> {
+fn make_cgroup(dir: &Path, settings: &Settings, join_file: &str) -> Result<File, String> {
     fs::create_dir(dir).map_err(|err| format!("cannot create {}: {err}", dir.display()))?;
-    make_cgroup_settings(dir, settings)
+    make_cgroup_settings(dir, settings, join_file)
 }
 
+/// Applies `settings` and opens `join_file` for the child to write to.
 fn make_cgroup_settings(
     dir: &Path,
     settings: &[(&str, Result<String, String>)],
+    join_file: &str,
 ) -> Result<File, String> {
     for (file, value) in settings {
         let value = value.as_ref().map_err(Clone::clone)?;
@@ -354,8 +405,8 @@ fn make_cgroup_settings(
     OpenOptions::new()
         .write(true)
         .custom_flags(libc::O_CLOEXEC)
-        .open(dir.join("cgroup.procs"))
-        .map_err(|err| format!("cannot open {}/cgroup.procs: {err}", dir.display()))
+        .open(dir.join(join_file))
+        .map_err(|err| format!("cannot open {}/{join_file}: {err}", dir.display()))
 }
 
 /// Reads `key N` from a flat-keyed cgroup file.
@@ -365,4 +416,19 @@ fn counter(file: &Path, key: &str) -> Option<u64> {
         let (name, value) = line.split_once(' ')?;
         (name == key).then(|| value.trim().parse().ok()).flatten()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cpu_limit_binds;
+
+    #[test]
+    fn cpu_share_binds_only_below_the_cpu_count() {
+        assert!(cpu_limit_binds(1.0, 2));
+        assert!(cpu_limit_binds(1.5, 2));
+        assert!(!cpu_limit_binds(2.0, 2));
+        assert!(!cpu_limit_binds(4.0, 2));
+        assert!(cpu_limit_binds(f64::NAN, 2));
+        assert!(cpu_limit_binds(8.0, 0));
+    }
 }
