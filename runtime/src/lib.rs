@@ -13,6 +13,7 @@ pub mod init;
 pub mod native;
 pub mod policy;
 pub mod sandbox;
+mod seccomp_policy;
 
 pub use policy::Policy;
 pub use sandbox::{ExitReport, Sandbox, SandboxChild, SandboxCommand, SandboxError};

@@ -9,41 +9,11 @@
 
 use serde_json::{json, Value};
 
-/// Refused outright with `EPERM`.
-const DENIED: &[&str] = &[
-    // Inspecting or driving other processes.
-    "ptrace",
-    "process_vm_readv",
-    "process_vm_writev",
-    "kcmp",
-    "pidfd_getfd",
-    // Mount-tree changes and namespace games.
-    "mount",
-    "umount2",
-    "pivot_root",
-    "chroot",
-    "move_mount",
-    "open_tree",
-    "fsopen",
-    "fsconfig",
-    "fsmount",
-    "fspick",
-    "mount_setattr",
-    "unshare",
-    "setns",
-    "open_by_handle_at",
-    "name_to_handle_at",
-    // Kernel attack surface rarely needed by integration code.
-    "keyctl",
-    "add_key",
-    "request_key",
-    "bpf",
-    "perf_event_open",
-    "io_uring_setup",
-    "io_uring_enter",
-    "io_uring_register",
-    "userfaultfd",
-    "fanotify_init",
+use crate::seccomp_policy::{ALLOWED_FAMILIES, DENIED, DENIED_IOCTLS, NAMESPACE_FLAGS};
+
+/// What Docker's default profile denies beyond the shared list (without `CAP_SYS_NICE` and
+/// friends), kept since this profile replaces that default.
+const DOCKER_DEFAULT_DENIED: &[&str] = &[
     "lookup_dcookie",
     "get_mempolicy",
     "set_mempolicy",
@@ -52,44 +22,8 @@ const DENIED: &[&str] = &[
     "sysfs",
     "_sysctl",
     "ustat",
-    // Host administration.
-    "kexec_load",
-    "kexec_file_load",
-    "init_module",
-    "finit_module",
-    "delete_module",
-    "acct",
-    "swapon",
-    "swapoff",
-    "reboot",
-    "settimeofday",
-    "clock_settime",
-    "clock_adjtime",
-    "adjtimex",
-    "quotactl",
-    "syslog",
-    "vhangup",
-    "iopl",
-    "ioperm",
-    "uselib",
 ];
 
-/// `clone` flags that create namespaces (a new user namespace would hand back capabilities).
-const NAMESPACE_FLAGS: &[libc::c_int] = &[
-    libc::CLONE_NEWUSER,
-    libc::CLONE_NEWNS,
-    libc::CLONE_NEWPID,
-    libc::CLONE_NEWNET,
-    libc::CLONE_NEWIPC,
-    libc::CLONE_NEWUTS,
-    libc::CLONE_NEWCGROUP,
-];
-
-/// Terminal ioctls that inject input into (or drive) the controlling terminal.
-const DENIED_IOCTLS: &[libc::c_ulong] = &[libc::TIOCSTI, libc::TIOCLINUX];
-
-/// Socket families the sandbox needs: Unix sockets, and IP for the loopback egress bridge.
-const ALLOWED_FAMILIES: &[libc::c_int] = &[libc::AF_UNIX, libc::AF_INET, libc::AF_INET6];
 /// One past the highest address family Linux knows (`AF_MAX`); higher ones fail anyway.
 const AF_MAX: libc::c_int = 46;
 
@@ -101,7 +35,12 @@ const ARCH: &str = "SCMP_ARCH_AARCH64";
 /// The profile, serialised for `security_opt: ["seccomp=<json>"]`.
 pub fn profile() -> String {
     let eperm = libc::EPERM;
-    let mut rules = vec![json!({ "names": DENIED, "action": "SCMP_ACT_ERRNO", "errnoRet": eperm })];
+    let names: Vec<&str> = DENIED
+        .iter()
+        .map(|syscall| syscall.name())
+        .chain(DOCKER_DEFAULT_DENIED.iter().copied())
+        .collect();
+    let mut rules = vec![json!({ "names": names, "action": "SCMP_ACT_ERRNO", "errnoRet": eperm })];
     // `clone3` passes its flags in memory a filter cannot inspect; ENOSYS makes libc fall back
     // to `clone`, whose flags are checked below.
     rules

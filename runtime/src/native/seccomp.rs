@@ -4,6 +4,9 @@
 
 use std::collections::BTreeMap;
 
+use crate::seccomp_policy::{
+    ALLOWED_FAMILIES, ALLOWED_PERSONALITIES, DENIED, DENIED_IOCTLS, NAMESPACE_FLAGS,
+};
 use seccompiler::{
     sock_filter, BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition,
     SeccompFilter, SeccompRule, TargetArch,
@@ -19,86 +22,6 @@ pub(crate) struct SeccompPrograms {
     pub clone3: Vec<u8>,
 }
 
-/// Syscalls refused outright.
-const DENIED: &[libc::c_long] = &[
-    // Inspecting or driving other processes.
-    libc::SYS_ptrace,
-    libc::SYS_process_vm_readv,
-    libc::SYS_process_vm_writev,
-    libc::SYS_kcmp,
-    libc::SYS_pidfd_getfd,
-    // Mount-tree changes and namespace games.
-    libc::SYS_mount,
-    libc::SYS_umount2,
-    libc::SYS_pivot_root,
-    libc::SYS_chroot,
-    libc::SYS_move_mount,
-    libc::SYS_open_tree,
-    libc::SYS_fsopen,
-    libc::SYS_fsconfig,
-    libc::SYS_fsmount,
-    libc::SYS_fspick,
-    libc::SYS_mount_setattr,
-    libc::SYS_unshare,
-    libc::SYS_setns,
-    libc::SYS_open_by_handle_at,
-    libc::SYS_name_to_handle_at,
-    // Kernel attack surface rarely needed by integration code.
-    libc::SYS_keyctl,
-    libc::SYS_add_key,
-    libc::SYS_request_key,
-    libc::SYS_bpf,
-    libc::SYS_perf_event_open,
-    libc::SYS_io_uring_setup,
-    libc::SYS_io_uring_enter,
-    libc::SYS_io_uring_register,
-    libc::SYS_userfaultfd,
-    libc::SYS_fanotify_init,
-    // Host administration.
-    libc::SYS_kexec_load,
-    libc::SYS_kexec_file_load,
-    libc::SYS_init_module,
-    libc::SYS_finit_module,
-    libc::SYS_delete_module,
-    libc::SYS_acct,
-    libc::SYS_swapon,
-    libc::SYS_swapoff,
-    libc::SYS_reboot,
-    libc::SYS_settimeofday,
-    libc::SYS_clock_settime,
-    libc::SYS_clock_adjtime,
-    libc::SYS_adjtimex,
-    libc::SYS_quotactl,
-    libc::SYS_syslog,
-    libc::SYS_vhangup,
-    #[cfg(target_arch = "x86_64")]
-    libc::SYS_iopl,
-    #[cfg(target_arch = "x86_64")]
-    libc::SYS_ioperm,
-    #[cfg(target_arch = "x86_64")]
-    libc::SYS_uselib,
-];
-
-/// `clone` flags that create namespaces (a new user namespace would hand back capabilities).
-const NAMESPACE_FLAGS: &[libc::c_int] = &[
-    libc::CLONE_NEWUSER,
-    libc::CLONE_NEWNS,
-    libc::CLONE_NEWPID,
-    libc::CLONE_NEWNET,
-    libc::CLONE_NEWIPC,
-    libc::CLONE_NEWUTS,
-    libc::CLONE_NEWCGROUP,
-];
-
-/// Terminal ioctls that inject input into (or drive) the controlling terminal.
-const DENIED_IOCTLS: &[libc::c_ulong] = &[libc::TIOCSTI, libc::TIOCLINUX];
-
-/// Socket families the sandbox needs: Unix sockets, and IP for the loopback egress bridge.
-const ALLOWED_FAMILIES: &[libc::c_int] = &[libc::AF_UNIX, libc::AF_INET, libc::AF_INET6];
-
-/// `personality` arguments that change nothing: `PER_LINUX` and the query value.
-const ALLOWED_PERSONALITIES: &[u64] = &[0, 0xffff_ffff];
-
 /// x86_64's x32 ABI numbers syscalls with this bit set; they would slip past a list keyed by
 /// the plain numbers, so the filter refuses every one of them.
 #[cfg(target_arch = "x86_64")]
@@ -108,8 +31,10 @@ pub(crate) fn compile() -> Result<SeccompPrograms, seccompiler::Error> {
     let arch = TargetArch::try_from(std::env::consts::ARCH)?;
     let eperm = SeccompAction::Errno(libc::EPERM as u32);
 
-    let mut rules: BTreeMap<i64, Vec<SeccompRule>> =
-        DENIED.iter().map(|&nr| (nr, Vec::new())).collect();
+    let mut rules: BTreeMap<i64, Vec<SeccompRule>> = DENIED
+        .iter()
+        .map(|syscall| (syscall.nr, Vec::new()))
+        .collect();
     let any_of = |values: Vec<(SeccompCmpOp, u64)>, arg: u8| {
         values
             .into_iter()
