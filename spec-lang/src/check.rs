@@ -106,7 +106,8 @@ fn check_integration(
 
     let types = types::TypeEnv::new(ctx, &items.type_defs);
     let mut validation = validate::Validation::default();
-    let mut config = types.lower_record_or_empty(ctx, &mut validation, items.config.first().copied());
+    let mut config =
+        types.lower_record_or_empty(ctx, &mut validation, items.config.first().copied());
     let mut named = types.lower_named_types(ctx, &mut validation);
 
     let network = network::check_allowlist(ctx, &items.networks);
