@@ -106,15 +106,16 @@ fn check_integration(
 
     let types = types::TypeEnv::new(ctx, &items.type_defs);
     let mut validation = validate::Validation::default();
-    let config = types.lower_record_or_empty(ctx, &mut validation, items.config.first().copied());
-    let named = types.lower_named_types(ctx, &mut validation);
+    let mut config =
+        types.lower_record_or_empty(ctx, &mut validation, items.config.first().copied());
+    let mut named = types.lower_named_types(ctx, &mut validation);
 
     let network = network::check_allowlist(ctx, &items.networks);
     let secrets = policy::check_secrets(ctx, &items.secrets, &network);
     let mounts = policy::check_mounts(ctx, &items.filesystems);
     let limits = policy::check_limits(ctx, &items.limits);
 
-    let tools = tools::check_tools(
+    let mut tools = tools::check_tools(
         ctx,
         &types,
         &mut validation,
@@ -124,7 +125,7 @@ fn check_integration(
     let examples =
         examples::check_examples(ctx, &tools, &network, &mut validation, &items.examples);
 
-    let mut values = validation.run(ctx, &named, &config, &tools);
+    let mut values = validation.run(ctx, &mut named, &mut config, &mut tools);
     let examples = examples
         .into_iter()
         .filter_map(|example| example.resolve(&mut values))

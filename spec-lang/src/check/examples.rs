@@ -47,7 +47,7 @@ impl PendingExample {
 
 pub(super) fn check_examples<'a>(
     ctx: &mut Ctx,
-    tools: &'a BTreeMap<String, CheckedTool>,
+    tools: &BTreeMap<String, CheckedTool>,
     allowlist: &Allowlist,
     validation: &mut Validation<'a>,
     examples: &[&'a ast::Example],
@@ -67,7 +67,7 @@ pub(super) fn check_examples<'a>(
 
 fn check_example<'a>(
     ctx: &mut Ctx,
-    tools: &'a BTreeMap<String, CheckedTool>,
+    tools: &BTreeMap<String, CheckedTool>,
     allowlist: &Allowlist,
     validation: &mut Validation<'a>,
     example: &'a ast::Example,
@@ -80,7 +80,8 @@ fn check_example<'a>(
         None => validation.add_config(Value::Object(Map::new()), None, example.name.span),
     };
 
-    // The tool's name, borrowed from the tools map, when the call names a known tool.
+    // The tool's name, borrowed from the call (so that the tools map stays free to be lent
+    // mutably to the validation), when the call names a known tool.
     let mut tool_name: Option<&'a str> = None;
     let call = match &example.call {
         None => {
@@ -152,11 +153,11 @@ fn missing(example: &ast::Example, what: &str, template: &str) -> Diagnostic {
 
 fn known_tool<'a>(
     ctx: &mut Ctx,
-    tools: &'a BTreeMap<String, CheckedTool>,
-    name: &ast::Ident,
+    tools: &BTreeMap<String, CheckedTool>,
+    name: &'a ast::Ident,
 ) -> Option<&'a str> {
-    if let Some((key, _)) = tools.get_key_value(&name.node) {
-        return Some(key.as_str());
+    if tools.contains_key(&name.node) {
+        return Some(name.node.as_str());
     }
     ctx.report(
         Diagnostic::error(

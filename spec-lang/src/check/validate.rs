@@ -112,12 +112,15 @@ impl<'a> Validation<'a> {
     }
 
     /// Validates every value; reports each error; hands the values back.
+    ///
+    /// The schemas are moved into the root schema and back out afterwards rather than cloned:
+    /// copying every type, input and output of a spec was a sizeable share of `clawc check`.
     pub fn run(
         self,
         ctx: &mut Ctx,
-        types: &BTreeMap<String, Value>,
-        config: &Value,
-        tools: &BTreeMap<String, CheckedTool>,
+        types: &mut BTreeMap<String, Value>,
+        config: &mut Value,
+        tools: &mut BTreeMap<String, CheckedTool>,
     ) -> Validated {
         let Validation {
             mut inline_schemas,
@@ -141,13 +144,14 @@ impl<'a> Validation<'a> {
             });
             members[group].push(index);
         }
+        // Each target is one group, so each schema is taken at most once.
         let schemas: Vec<Value> = group_targets
             .iter()
             .map(|target| {
                 let schema = match target {
-                    Target::Input(tool) => tools.get(*tool).map(|t| t.input.clone()),
-                    Target::Output(tool) => tools.get(*tool).map(|t| t.output.clone()),
-                    Target::Config => Some(config.clone()),
+                    Target::Input(tool) => tools.get_mut(*tool).map(|t| t.input.take()),
+                    Target::Output(tool) => tools.get_mut(*tool).map(|t| t.output.take()),
+                    Target::Config => Some(config.take()),
                     Target::Inline(n) => inline_schemas.get_mut(*n).map(Value::take),
                 };
                 let mut item = Map::new();
@@ -176,11 +180,10 @@ impl<'a> Validation<'a> {
 
         let mut root = Map::new();
         root.insert("$schema".to_owned(), Value::String(DIALECT.to_owned()));
-        let defs: Map<String, Value> = types
-            .iter()
-            .map(|(name, schema)| (name.clone(), schema.clone()))
-            .collect();
-        root.insert("$defs".to_owned(), Value::Object(defs));
+        root.insert(
+            "$defs".to_owned(),
+            Value::Object(std::mem::take(types).into_iter().collect()),
+        );
         root.insert("prefixItems".to_owned(), Value::Array(schemas));
         let root = Value::Object(root);
 
@@ -215,6 +218,8 @@ impl<'a> Validation<'a> {
             }
         }
 
+        restore_schemas(root, &group_targets, types, config, tools);
+
         // Put every value back in its original place.
         if let Value::Array(groups) = grouped {
             for (indices, group) in members.iter().zip(groups) {
@@ -226,6 +231,47 @@ impl<'a> Validation<'a> {
             }
         }
         Validated(slots.into_iter().map(Option::unwrap_or_default).collect())
+    }
+}
+
+/// Moves the schemas lent to the root schema back to their owners (inline ones are dropped).
+fn restore_schemas(
+    root: Value,
+    group_targets: &[&Target],
+    types: &mut BTreeMap<String, Value>,
+    config: &mut Value,
+    tools: &mut BTreeMap<String, CheckedTool>,
+) {
+    let Value::Object(mut root) = root else {
+        return;
+    };
+    if let Some(Value::Object(defs)) = root.remove("$defs") {
+        *types = defs.into_iter().collect();
+    }
+    let Some(Value::Array(items)) = root.remove("prefixItems") else {
+        return;
+    };
+    for (target, item) in group_targets.iter().zip(items) {
+        let Value::Object(mut item) = item else {
+            continue;
+        };
+        let Some(schema) = item.remove("items") else {
+            continue;
+        };
+        match target {
+            Target::Input(tool) => {
+                if let Some(tool) = tools.get_mut(*tool) {
+                    tool.input = schema;
+                }
+            }
+            Target::Output(tool) => {
+                if let Some(tool) = tools.get_mut(*tool) {
+                    tool.output = schema;
+                }
+            }
+            Target::Config => *config = schema,
+            Target::Inline(_) => {}
+        }
     }
 }
 

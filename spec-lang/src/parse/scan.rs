@@ -19,6 +19,42 @@ const MAX_CONTROL_REPORTS: usize = 8;
 
 const TRIPLE_QUOTE: &[u8] = b"\"\"\"";
 
+/// Bytes that need no attention outside strings: anything but the start of a string, comment or
+/// bracket and a refused control character. Runs of them are skipped with one table lookup per
+/// byte, which makes this pass a small fraction of `clawc check`.
+static PLAIN_CODE: [bool; 256] = plain_bytes(b"/\"{[()]}");
+/// The same inside a `"..."` string.
+static PLAIN_STRING: [bool; 256] = plain_bytes(b"\"\\\n");
+
+const fn plain_bytes(stops: &[u8]) -> [bool; 256] {
+    let mut table = [true; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        table[byte] = !is_refused_control(byte as u8);
+        byte += 1;
+    }
+    let mut i = 0;
+    while i < stops.len() {
+        table[stops[i] as usize] = false;
+        i += 1;
+    }
+    table
+}
+
+/// Control characters other than tab and line ends are never meaningful in a spec (and a NUL
+/// usually means a binary file was passed).
+const fn is_refused_control(byte: u8) -> bool {
+    byte.is_ascii_control() && !matches!(byte, b'\t' | b'\n' | b'\r')
+}
+
+/// How many bytes from the start of `bytes` are plain according to `table`.
+fn plain_run(bytes: &[u8], table: &[bool; 256]) -> usize {
+    bytes
+        .iter()
+        .position(|&byte| !table[usize::from(byte)])
+        .unwrap_or(bytes.len())
+}
+
 /// What the pre-scan found. When `diagnostics` is not empty the source must not reach pest.
 #[derive(Debug, Default)]
 pub(super) struct Scan {
@@ -95,6 +131,7 @@ impl Scanner<'_> {
                 _ => {
                     self.check_control(self.pos);
                     self.pos += 1;
+                    self.pos += plain_run(&self.bytes[self.pos..], &PLAIN_CODE);
                 }
             }
         }
@@ -152,6 +189,7 @@ impl Scanner<'_> {
                 _ => {
                     self.check_control(at);
                     at += 1;
+                    at += plain_run(&self.bytes[at..], &PLAIN_STRING);
                 }
             }
         }
@@ -187,12 +225,10 @@ impl Scanner<'_> {
         );
     }
 
-    /// Control characters other than tab and line ends are never meaningful in a spec (and a
-    /// NUL usually means a binary file was passed).
     #[inline]
     fn check_control(&mut self, at: usize) {
         let byte = self.bytes[at];
-        if byte.is_ascii_control() && !matches!(byte, b'\t' | b'\n' | b'\r') {
+        if is_refused_control(byte) {
             self.report_control(at, byte);
         }
     }
