@@ -14,6 +14,11 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+// `check` allocates many small, short-lived nodes per spec; mimalloc cuts its instruction count
+// by about a sixth against glibc's malloc (callgrind, `cargo bench -p clawc --bench check`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     // The sandbox init runs *inside* a sandbox from this same executable: no clap, no logging.
     if std::env::args_os()

@@ -178,17 +178,7 @@ impl Sandbox for NativeSandbox {
         };
 
         let limits = plan_limits(policy);
-        let mount_targets = |writable: bool| {
-            policy
-                .mounts
-                .iter()
-                .filter(|m| m.writable == writable)
-                .map(|m| m.target.clone())
-                .collect()
-        };
         let plan = InitPlan {
-            read_only: mount_targets(false),
-            read_write: mount_targets(true),
             rlimit_data: limits.rlimit_data,
             rlimit_nproc: limits.rlimit_nproc,
             bridge_socket: egress
@@ -197,6 +187,7 @@ impl Sandbox for NativeSandbox {
             status_fd: Some(status_write.as_raw_fd()),
             program: command.program.clone().into(),
             args: command.args.iter().map(OsString::from).collect(),
+            ..InitPlan::for_mounts(policy)
         };
         let cwd = command.cwd.clone().unwrap_or_else(|| PathBuf::from("/tmp"));
         let layout = Layout {

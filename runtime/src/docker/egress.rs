@@ -104,21 +104,11 @@ pub struct InitLaunch {
 
 impl InitLaunch {
     fn new(init: &InitExe, policy: &Policy) -> Self {
-        let targets = |writable: bool| -> Vec<PathBuf> {
-            policy
-                .mounts
-                .iter()
-                .filter(|m| m.writable == writable)
-                .map(|m| m.target.clone())
-                .collect()
-        };
         Self {
             leading_args: init.leading_args.clone(),
             plan: InitPlan {
-                read_only: targets(false),
-                read_write: targets(true),
                 bridge_socket: Some(PathBuf::from(SOCKET_IN_SANDBOX)),
-                ..InitPlan::default()
+                ..InitPlan::for_mounts(policy)
             },
         }
     }

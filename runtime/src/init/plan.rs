@@ -35,6 +35,24 @@ const STATUS_FD: &str = "--status-fd";
 const END: &str = "--";
 
 impl InitPlan {
+    /// A plan granting Landlock access to exactly the policy's declared mounts; the backend
+    /// fills in the rest.
+    pub fn for_mounts(policy: &crate::policy::Policy) -> Self {
+        let targets = |writable: bool| -> Vec<PathBuf> {
+            policy
+                .mounts
+                .iter()
+                .filter(|m| m.writable == writable)
+                .map(|m| m.target.clone())
+                .collect()
+        };
+        InitPlan {
+            read_only: targets(false),
+            read_write: targets(true),
+            ..InitPlan::default()
+        }
+    }
+
     pub fn to_args(&self) -> Vec<OsString> {
         let mut out: Vec<OsString> = Vec::new();
         let mut flag = |name: &str, value: OsString| {

@@ -306,6 +306,19 @@ pub fn processes_containing(needle: &str) -> Vec<u32> {
         .collect()
 }
 
+/// Waits (bounded) for a process carrying `needle` to show up: a loaded machine may not have
+/// scheduled a freshly started orphan by the time its parent returns.
+pub fn processes_appearing(needle: &str, patience: Duration) -> Vec<u32> {
+    let start = Instant::now();
+    loop {
+        let found = processes_containing(needle);
+        if !found.is_empty() || start.elapsed() >= patience {
+            return found;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// Waits briefly for processes carrying `needle` to disappear. The grace covers only the
 /// kernel's asynchronous reaping after the sandbox's teardown already killed them.
 pub fn survivors_after_grace(needle: &str, grace: Duration) -> Vec<u32> {

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::harness::{base_policy, Ctx, Script};
-use super::host::{processes_containing, start_time, survivors_after_grace, token, HostProcess};
+use super::host::{processes_appearing, start_time, survivors_after_grace, token, HostProcess};
 
 /// Searches the command line and environment of every process this program can see for
 /// `ARGS[0]` (a label the host's tokens contain, not a token) and prints only what matches:
@@ -236,7 +236,7 @@ pub async fn background_process_left_behind(cx: Ctx) {
 
     // Control: unsandboxed, the grandchild does survive — and the host scan sees it.
     cx.control(&script).await.assert_completed();
-    let orphans = processes_containing(&marker);
+    let orphans = processes_appearing(&marker, Duration::from_secs(3));
     for pid in &orphans {
         // SAFETY: plain kill(2) on a pid we just found running our own marker.
         unsafe { libc::kill(*pid as i32, libc::SIGKILL) };
