@@ -11,7 +11,7 @@ use bollard::query_parameters::ListContainersOptions;
 use claw_runtime::docker::{DockerConfig, DockerSandbox, BASE_IMAGE};
 use claw_runtime::egress::EgressOutcome;
 use claw_runtime::init::InitExe;
-use claw_runtime::policy::{EgressMode, Fixture, HostPattern, Mount, NetworkPolicy, Policy};
+use claw_runtime::policy::{HostPattern, Mount, Policy};
 use claw_runtime::sandbox::{ExitReport, ExitStatus, LimitKind, SandboxCommand, Stdio};
 use claw_runtime::{Sandbox, SandboxError};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -598,24 +598,11 @@ async fn egress_goes_through_the_proxy_and_is_reported() {
         ..sandbox.config().clone()
     };
     let sandbox = DockerSandbox::connect(config).await.unwrap();
-    let policy = Policy {
-        network: NetworkPolicy {
-            allow: vec![HostPattern {
-                host: "api.example.test".into(),
-                port: 80,
-            }],
-            mode: EgressMode::Replay(vec![Fixture {
-                method: "GET".into(),
-                url: "http://api.example.test/hello".into(),
-                request_body: None,
-                status: 200,
-                content_type: Some("text/plain".into()),
-                body: b"hello from the fixture".to_vec(),
-            }]),
-            ..NetworkPolicy::default()
-        },
-        ..Policy::default()
-    };
+    let policy = super::support::replay_one(
+        "api.example.test",
+        "http://api.example.test/hello",
+        b"hello from the fixture",
+    );
     let code = "import socket, urllib.request\n\
                 print(urllib.request.urlopen('http://api.example.test/hello', timeout=10).read().decode())\n\
                 try:\n\

@@ -7,7 +7,7 @@ use std::time::Duration;
 use claw_runtime::egress::EgressOutcome;
 use claw_runtime::init::InitExe;
 use claw_runtime::native::NativeSandbox;
-use claw_runtime::policy::{EgressMode, Fixture, HostPattern, Mount, NetworkPolicy, Policy};
+use claw_runtime::policy::{Mount, Policy};
 use claw_runtime::sandbox::{ExitReport, ExitStatus, LimitKind, Sandbox, SandboxCommand, Stdio};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -393,24 +393,11 @@ async fn unenforced_limits_are_reported_never_dropped() {
 #[tokio::test]
 async fn egress_goes_through_the_proxy_and_is_reported() {
     let Some(sandbox) = sandbox() else { return };
-    let policy = Policy {
-        network: NetworkPolicy {
-            allow: vec![HostPattern {
-                host: "api.example.test".into(),
-                port: 80,
-            }],
-            mode: EgressMode::Replay(vec![Fixture {
-                method: "GET".into(),
-                url: "http://api.example.test/hello".into(),
-                request_body: None,
-                status: 200,
-                content_type: Some("text/plain".into()),
-                body: b"hi from replay".to_vec(),
-            }]),
-            ..NetworkPolicy::default()
-        },
-        ..Policy::default()
-    };
+    let policy = super::support::replay_one(
+        "api.example.test",
+        "http://api.example.test/hello",
+        b"hi from replay",
+    );
     let script = r#"
 import urllib.request, urllib.error, socket
 print(urllib.request.urlopen("http://api.example.test/hello", timeout=5).read().decode())

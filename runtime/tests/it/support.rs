@@ -29,3 +29,27 @@ pub fn require(part: &str, missing: Option<String>) -> bool {
         }
     }
 }
+
+/// A policy whose only way out is replay of one plain-HTTP fixture: `GET url` on `host:80`
+/// answers `body`. Both backends' egress tests use it.
+pub fn replay_one(host: &str, url: &str, body: &[u8]) -> claw_runtime::Policy {
+    use claw_runtime::policy::{EgressMode, Fixture, HostPattern, NetworkPolicy};
+    claw_runtime::Policy {
+        network: NetworkPolicy {
+            allow: vec![HostPattern {
+                host: host.into(),
+                port: 80,
+            }],
+            mode: EgressMode::Replay(vec![Fixture {
+                method: "GET".into(),
+                url: url.into(),
+                request_body: None,
+                status: 200,
+                content_type: Some("text/plain".into()),
+                body: body.to_vec(),
+            }]),
+            ..NetworkPolicy::default()
+        },
+        ..claw_runtime::Policy::default()
+    }
+}
