@@ -20,26 +20,44 @@ pub struct CheckedFile {
     pub checked: Checked,
 }
 
-/// Decode and check one spec read from disk.
-pub fn check_file(file: &SpecFile) -> CheckedFile {
-    let checked = match spec_lang::decode(&file.bytes) {
-        Ok(text) => {
-            let checked = spec_lang::check(&file.stem(), text, &FsWorld::for_spec(&file.path));
-            return CheckedFile {
-                path: file.path.clone(),
-                text: text.to_owned(),
-                checked,
-            };
+impl CheckedFile {
+    /// A file that never reached the checker (not UTF-8, or a syntax error before formatting):
+    /// its diagnostics point into a lossy rendering of the bytes.
+    pub fn unchecked(path: PathBuf, bytes: &[u8], diagnostics: Vec<Diagnostic>) -> Self {
+        let text = String::from_utf8_lossy(bytes).into_owned();
+        Self {
+            path,
+            text,
+            checked: Checked {
+                ir: None,
+                diagnostics,
+            },
         }
-        Err(diagnostic) => Checked {
-            ir: None,
-            diagnostics: vec![*diagnostic],
-        },
-    };
-    CheckedFile {
-        path: file.path.clone(),
-        text: String::from_utf8_lossy(&file.bytes).into_owned(),
-        checked,
+    }
+}
+
+/// Decode and check one spec read from disk. Takes the file so that its bytes become the
+/// text without a copy: this runs once per spec on `check`'s hot path.
+pub fn check_file(file: SpecFile) -> CheckedFile {
+    let stem = file.stem();
+    let world = FsWorld::for_spec(&file.path);
+    match String::from_utf8(file.bytes) {
+        Ok(text) => {
+            let checked = spec_lang::check(&stem, &text, &world);
+            CheckedFile {
+                path: file.path,
+                text,
+                checked,
+            }
+        }
+        Err(not_utf8) => {
+            let bytes = not_utf8.into_bytes();
+            let diagnostics = spec_lang::decode(&bytes)
+                .err()
+                .map(|d| vec![*d])
+                .unwrap_or_default();
+            CheckedFile::unchecked(file.path, &bytes, diagnostics)
+        }
     }
 }
 
@@ -59,7 +77,7 @@ pub fn report(file: &CheckedFile, format: DiagnosticFormat, global: &Global) {
 pub fn run(paths: &[PathBuf], format: DiagnosticFormat, global: &Global) -> i32 {
     let (mut errors, mut warnings) = (0, 0);
     let walked = for_each_spec(paths, |file| {
-        let checked = check_file(&file);
+        let checked = check_file(file);
         report(&checked, format, global);
         for d in &checked.checked.diagnostics {
             match d.severity {

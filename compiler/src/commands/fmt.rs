@@ -60,20 +60,8 @@ fn format_one(file: &SpecFile, check_only: bool, global: &Global) -> Outcome {
         Ok(text) => text,
         Err(diagnostics) => {
             // A file that does not parse cannot be formatted: show why, touch nothing.
-            let text = String::from_utf8_lossy(&file.bytes).into_owned();
-            let checked = spec_lang::Checked {
-                ir: None,
-                diagnostics,
-            };
-            report(
-                &CheckedFile {
-                    path: file.path.clone(),
-                    text,
-                    checked,
-                },
-                DiagnosticFormat::Human,
-                global,
-            );
+            let unchecked = CheckedFile::unchecked(file.path.clone(), &file.bytes, diagnostics);
+            report(&unchecked, DiagnosticFormat::Human, global);
             return Outcome::Unparsable;
         }
     };

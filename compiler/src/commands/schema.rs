@@ -25,7 +25,7 @@ pub fn run(spec: Option<&Path>, tool: Option<&str>, ir: bool, global: &Global) -
             return exit::USAGE;
         }
     };
-    let checked = check_file(&file);
+    let checked = check_file(file);
     let Some(ir) = checked.checked.ir.as_ref() else {
         // Schemas of a spec with errors would be guesses: show the errors instead.
         report(&checked, DiagnosticFormat::Human, global);
