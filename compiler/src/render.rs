@@ -11,11 +11,11 @@ use spec_lang::{line_col, Diagnostic, Severity};
 use crate::cli::DiagnosticFormat;
 
 /// Render every diagnostic of one file in `format`. `color` only affects human output.
-pub fn render(
+pub fn render<'a>(
     format: DiagnosticFormat,
     path: &Path,
     source: &str,
-    diagnostics: &[Diagnostic],
+    diagnostics: impl IntoIterator<Item = &'a Diagnostic>,
     color: bool,
 ) -> String {
     let mut out = String::new();

@@ -63,15 +63,16 @@ pub fn check_file(file: SpecFile) -> CheckedFile {
 
 /// Print a file's diagnostics (warnings hidden under `-q`).
 pub fn report(file: &CheckedFile, format: DiagnosticFormat, global: &Global) {
-    let shown: Vec<Diagnostic> = file
+    if file.checked.diagnostics.is_empty() {
+        return;
+    }
+    let shown = file
         .checked
         .diagnostics
         .iter()
-        .filter(|d| !(global.quiet && d.severity == Severity::Warning))
-        .cloned()
-        .collect();
+        .filter(|d| !(global.quiet && d.severity == Severity::Warning));
     let color = global.use_color(std::io::stdout().is_terminal());
-    print_stdout(&render(format, &file.path, &file.text, &shown, color));
+    print_stdout(&render(format, &file.path, &file.text, shown, color));
 }
 
 pub fn run(paths: &[PathBuf], format: DiagnosticFormat, global: &Global) -> i32 {
