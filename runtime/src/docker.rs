@@ -144,6 +144,9 @@ impl Sandbox for DockerSandbox {
         command: SandboxCommand,
         policy: &Policy,
     ) -> Result<Box<dyn SandboxChild>, SandboxError> {
+        policy
+            .validate()
+            .map_err(|err| SandboxError::Setup(format!("policy: {err}")))?;
         let egress = if policy.network.is_enabled() {
             let init = self.config.init.as_ref().ok_or_else(|| {
                 SandboxError::Setup(

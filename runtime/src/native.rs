@@ -33,13 +33,6 @@ use bwrap::{Layout, RootEntry};
 use cgroup::Cgroups;
 use seccomp::SeccompPrograms;
 
-/// Environment every sandboxed program starts from; the policy's variables override it.
-const BASE_ENV: &[(&str, &str)] = &[
-    ("PATH", "/usr/local/bin:/usr/bin:/bin"),
-    ("HOME", "/tmp"),
-    ("LANG", "C.UTF-8"),
-];
-
 /// The native backend. Build it once: it finds bubblewrap and compiles the seccomp filter up
 /// front, so a spawn does neither.
 #[derive(Debug)]
@@ -155,8 +148,11 @@ impl Sandbox for NativeSandbox {
         policy: &Policy,
     ) -> Result<Box<dyn SandboxChild>, SandboxError> {
         let started = Instant::now();
+        policy
+            .validate()
+            .map_err(|err| SandboxError::Setup(format!("policy: {err}")))?;
         for mount in &policy.mounts {
-            bwrap::check_mount(mount)?;
+            bwrap::check_mount_source(mount)?;
         }
         // Descriptors first: failing here leaves nothing to clean up.
         let seccomp_deny = fds::pipe_with(&self.seccomp.deny)?;
@@ -164,7 +160,7 @@ impl Sandbox for NativeSandbox {
         let (info_read, info_write) = fds::pipe()?;
         let (status_read, status_write) = fds::pipe()?;
 
-        let mut env: BTreeMap<String, String> = BASE_ENV
+        let mut env: BTreeMap<String, String> = crate::policy::BASE_ENV
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
@@ -260,7 +256,7 @@ impl Sandbox for NativeSandbox {
             status: File::from(status_read),
             sandbox_init_pid: None,
             started,
-            deadline: started + policy.limits.timeout,
+            deadline: policy.limits.timeout.map(|t| started + t),
             report: None,
         }))
     }
@@ -281,7 +277,7 @@ struct NativeChild {
     status: File,
     sandbox_init_pid: Option<i32>,
     started: Instant,
-    deadline: Instant,
+    deadline: Option<Instant>,
     report: Option<ExitReport>,
 }
 
@@ -329,9 +325,9 @@ impl NativeChild {
     async fn finish(&mut self) -> Result<ExitReport, SandboxError> {
         let mut killed_by = None;
         let bwrap_status =
-            match tokio::time::timeout_at(self.deadline.into(), self.child.wait()).await {
-                Ok(status) => status?,
-                Err(_) => {
+            match crate::sandbox::until(self.deadline.map(Into::into), self.child.wait()).await {
+                Some(status) => status?,
+                None => {
                     self.kill_tree();
                     killed_by = Some(LimitKind::Timeout);
                     self.child.wait().await?

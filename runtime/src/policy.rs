@@ -6,6 +6,12 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+mod validate;
+
+pub use validate::{
+    is_env_name, reserved_conflict, split_host_port, PolicyError, BASE_ENV, RESERVED_TARGETS,
+};
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Policy {
     /// Host paths made visible inside. Nothing else of the host is, except read-only `/usr`.
@@ -50,15 +56,20 @@ pub struct HostPattern {
 }
 
 /// A credential: the sandbox sees only `placeholder`; the proxy swaps in the value in the
-/// declared header or query parameter on requests to `hosts`, and refuses any request that
-/// carries the placeholder elsewhere.
+/// declared header or query parameter on requests to `hosts` that leave over TLS, and refuses
+/// any request that carries the placeholder (or the real value) elsewhere.
 #[derive(Clone, PartialEq)]
 pub struct SecretRule {
     pub name: String,
     pub placeholder: String,
     pub value: SecretValue,
     pub injection: Injection,
+    /// `host` or `host:port` (the same syntax as [`HostPattern::parse`], port optional).
     pub hosts: Vec<String>,
+    /// The subset of `hosts` the spec explicitly lets the secret reach over plain HTTP (a LAN
+    /// appliance without TLS). Everywhere else a plain-HTTP request that would carry the secret
+    /// is refused and recorded.
+    pub plaintext_hosts: Vec<String>,
 }
 
 impl fmt::Debug for SecretRule {
@@ -69,6 +80,7 @@ impl fmt::Debug for SecretRule {
             .field("value", &self.value)
             .field("injection", &self.injection)
             .field("hosts", &self.hosts)
+            .field("plaintext_hosts", &self.plaintext_hosts)
             .finish()
     }
 }
@@ -113,29 +125,42 @@ pub struct Fixture {
     pub body: Vec<u8>,
 }
 
+/// Resource limits of one sandbox.
+///
+/// Two kinds: limits on the sandbox's *resources* (memory, pids, CPU, `/tmp`), which hold for
+/// its whole life, and *run* limits (`timeout`, `output_bytes`), which bound a run-to-completion
+/// sandbox (`clawc sandbox exec`, one example run). A long-lived server's sandbox has neither
+/// run limit: the spec's `timeout` and `output` bound one tool call, and whoever makes the call
+/// (the acceptance harness, the gateway) enforces them per call.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Limits {
     pub memory_bytes: u64,
+    /// Processes and threads of the program (the sandbox's own init is not counted).
     pub pids: u32,
     /// Share of one CPU (0.5 = half a core).
     pub cpu: f64,
-    /// Wall-clock limit for the whole run; the process tree is killed when it passes.
-    pub timeout: Duration,
-    /// Cap on bytes captured from stdout/stderr by callers that capture them.
-    pub output_bytes: u64,
     /// Size of the private `/tmp` tmpfs.
     pub tmp_bytes: u64,
+    /// Wall-clock limit for the whole run: the process tree is killed when it passes
+    /// ([`crate::sandbox::LimitKind::Timeout`]). `None`: a long-lived sandbox.
+    pub timeout: Option<Duration>,
+    /// Cap on the bytes the program writes to stdout and stderr together, enforced by the
+    /// backend's capture: past it the sandbox is killed ([`crate::sandbox::LimitKind::Output`]).
+    /// `None`: a long-lived sandbox.
+    pub output_bytes: Option<u64>,
 }
 
 impl Default for Limits {
+    /// The spec language's defaults (a compiler test keeps the two equal; the crates never
+    /// import each other). Used as is only by `clawc sandbox exec` without `--spec`.
     fn default() -> Self {
         Self {
             memory_bytes: 256 << 20,
             pids: 64,
             cpu: 1.0,
-            timeout: Duration::from_secs(60),
-            output_bytes: 16 << 20,
-            tmp_bytes: 64 << 20,
+            tmp_bytes: 16 << 20,
+            timeout: Some(Duration::from_secs(30)),
+            output_bytes: Some(1 << 20),
         }
     }
 }

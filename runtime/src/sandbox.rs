@@ -112,6 +112,18 @@ pub enum SandboxError {
     Io(#[from] std::io::Error),
 }
 
+/// Runs `work` until `deadline` (forever when there is none); `None` when the deadline passed
+/// first. Both backends wait for their sandbox through this.
+pub(crate) async fn until<F: std::future::Future>(
+    deadline: Option<tokio::time::Instant>,
+    work: F,
+) -> Option<F::Output> {
+    match deadline {
+        Some(deadline) => tokio::time::timeout_at(deadline, work).await.ok(),
+        None => Some(work.await),
+    }
+}
+
 pub type BoxedWrite = Box<dyn AsyncWrite + Send + Unpin>;
 pub type BoxedRead = Box<dyn AsyncRead + Send + Unpin>;
 

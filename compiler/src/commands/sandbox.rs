@@ -168,10 +168,12 @@ fn limits_from(args: &SandboxExec, defaults: Limits) -> Result<Limits, String> {
         limits.cpu = cpu;
     }
     if let Some(timeout) = args.timeout {
-        limits.timeout = Duration::try_from_secs_f64(timeout)
-            .ok()
-            .filter(|t| !t.is_zero())
-            .ok_or("--timeout must be a positive number of seconds")?;
+        limits.timeout = Some(
+            Duration::try_from_secs_f64(timeout)
+                .ok()
+                .filter(|t| !t.is_zero())
+                .ok_or("--timeout must be a positive number of seconds")?,
+        );
     }
     Ok(limits)
 }

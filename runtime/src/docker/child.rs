@@ -29,10 +29,10 @@ pub struct DockerChild {
     container: Container,
     socket: PathBuf,
     stdio: AttachedStdio,
-    timeout: Duration,
+    timeout: Option<Duration>,
     /// Set at the start: the wall timeout counts from there.
     started: Instant,
-    deadline: Instant,
+    deadline: Option<Instant>,
     /// Set by [`SandboxChild::kill`]: the end is ours, not the program's.
     killed: bool,
     removed: bool,
@@ -75,7 +75,7 @@ impl DockerChild {
             stdio: AttachedStdio::default(),
             timeout: policy.limits.timeout,
             started: now,
-            deadline: now + policy.limits.timeout,
+            deadline: policy.limits.timeout.map(|t| now + t),
             killed: false,
             removed: false,
             egress,
@@ -97,7 +97,7 @@ impl DockerChild {
         self.stdio = streams::attach(docker, id, command).await?;
         docker.start_container(id, None).await?;
         self.started = Instant::now();
-        self.deadline = self.started + self.timeout;
+        self.deadline = self.timeout.map(|t| self.started + t);
         Ok(())
     }
 
@@ -118,8 +118,8 @@ impl DockerChild {
     /// Wait for the end under the deadline and say how it ended. The caller removes.
     async fn run_to_end(&mut self) -> Result<ExitReport, SandboxError> {
         let (status, killed_by) =
-            match tokio::time::timeout_at(self.deadline, self.container.exit_code()).await {
-                Ok(code) => {
+            match crate::sandbox::until(self.deadline, self.container.exit_code()).await {
+                Some(code) => {
                     let code = code?;
                     let killed_by = self
                         .container
@@ -133,7 +133,7 @@ impl DockerChild {
                     };
                     (status, killed_by)
                 }
-                Err(_elapsed) => {
+                None => {
                     self.container.kill().await?;
                     (ExitStatus::Signal(SIGKILL), Some(LimitKind::Timeout))
                 }

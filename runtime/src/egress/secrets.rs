@@ -278,6 +278,7 @@ mod tests {
             value: SecretValue("s3cr3t/v+al".to_owned()),
             injection,
             hosts: vec!["api.x.com".to_owned()],
+            plaintext_hosts: Vec::new(),
         }
     }
 

@@ -439,7 +439,7 @@ async fn an_endless_program_is_killed_at_the_timeout() {
         return;
     };
     let mut policy = Policy::default();
-    policy.limits.timeout = Duration::from_secs(1);
+    policy.limits.timeout = Some(Duration::from_secs(1));
     let out = run(&sandbox, sh("echo started; sleep 60"), &policy).await;
     assert_eq!(out.report.killed_by, Some(LimitKind::Timeout));
     assert_eq!(out.report.exit_code(), 137);

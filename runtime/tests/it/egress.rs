@@ -176,6 +176,7 @@ fn header_secret(hosts: &[&str]) -> SecretRule {
             template: "Bearer {value}".to_owned(),
         },
         hosts: hosts.iter().map(|h| (*h).to_owned()).collect(),
+        plaintext_hosts: Vec::new(),
     }
 }
 

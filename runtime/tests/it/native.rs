@@ -235,7 +235,7 @@ async fn bad_mount_targets_are_refused() {
 async fn timeout_kills_the_whole_tree() {
     let Some(sandbox) = sandbox() else { return };
     let mut policy = Policy::default();
-    policy.limits.timeout = Duration::from_millis(300);
+    policy.limits.timeout = Some(Duration::from_millis(300));
     let run = sh(&sandbox, &policy, "sleep 31.4159 & sleep 31.4159").await;
     assert_eq!(run.report.killed_by, Some(LimitKind::Timeout));
     assert_eq!(run.report.exit_code(), 137);

@@ -221,6 +221,7 @@ pub async fn placeholder_to_wrong_host(cx: Ctx) {
             template: "Bearer {value}".into(),
         },
         hosts: vec!["127.0.0.1".into()],
+        plaintext_hosts: Vec::new(),
     });
     policy.env.insert("API_TOKEN".into(), placeholder.clone());
 

@@ -68,7 +68,7 @@ impl Ctx {
         let mut stderr = child.take_stderr().expect("stderr is piped");
         // The sandbox's own timeout must fire first; this outer one only keeps a broken backend
         // from hanging the suite.
-        let deadline = policy.limits.timeout + Duration::from_secs(30);
+        let deadline = policy.limits.timeout.unwrap_or_default() + Duration::from_secs(30);
         let collected = tokio::time::timeout(deadline, async {
             let mut out = Vec::new();
             let mut err = Vec::new();
@@ -283,7 +283,7 @@ pub fn base_policy() -> Policy {
     let mut p = Policy::default();
     p.env.insert("PATH".into(), "/usr/bin:/bin".into());
     p.env.insert("HOME".into(), "/tmp".into());
-    p.limits.timeout = Duration::from_secs(20);
+    p.limits.timeout = Some(Duration::from_secs(20));
     p
 }
 

@@ -140,7 +140,7 @@ while :; do :; done
 pub async fn endless_loop_under_timeout(cx: Ctx) {
     let marker = token("endless");
     let mut policy = base_policy();
-    policy.limits.timeout = Duration::from_secs(2);
+    policy.limits.timeout = Some(Duration::from_secs(2));
     let out = cx.run(&Script::sh(ENDLESS).arg(&marker), &policy).await;
     assert_eq!(out.result("looping"), "yes");
     let report = out.report();
