@@ -18,6 +18,11 @@ use std::path::PathBuf;
 
 use plan::{InitPlan, InitStatus};
 
+/// Tasks init itself holds in the sandbox (its main thread and the egress bridge's acceptor),
+/// added by the backends to the program's `pids` budget. Each open proxy connection adds two
+/// bridge threads, which the program's budget pays for.
+pub const OWN_TASKS: u32 = 2;
+
 /// How to start the init executable on the host side; it is bind-mounted read-only into the
 /// sandbox, so it must be a file the sandboxing user can read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,7 +87,6 @@ fn run(plan: &InitPlan) -> Result<InitStatus, String> {
     if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) } != 0 {
         return Err(format!("dumpable: {}", std::io::Error::last_os_error()));
     }
-    apply_rlimits(plan)?;
     let bridge = match &plan.bridge_socket {
         Some(socket) => Some(bridge::listen(socket)?),
         None => None,
@@ -97,30 +101,12 @@ fn run(plan: &InitPlan) -> Result<InitStatus, String> {
     if let Some(bridge) = bridge {
         bridge.serve()?;
     }
-    supervise::run_program(&plan.program, &plan.args).map_err(|err| format!("supervise: {err}"))
-}
-
-fn apply_rlimits(plan: &InitPlan) -> Result<(), String> {
-    let limits = [
-        (libc::RLIMIT_CORE, Some(0)),
-        (libc::RLIMIT_DATA, plan.rlimit_data),
-        (libc::RLIMIT_NPROC, plan.rlimit_nproc),
-    ];
-    for (resource, value) in limits {
-        let Some(value) = value else { continue };
-        let limit = libc::rlimit {
-            rlim_cur: value,
-            rlim_max: value,
-        };
-        // SAFETY: setrlimit with a valid, initialised struct.
-        if unsafe { libc::setrlimit(resource, &limit) } != 0 {
-            return Err(format!(
-                "setrlimit({resource}): {}",
-                std::io::Error::last_os_error()
-            ));
-        }
-    }
-    Ok(())
+    let rlimits = supervise::Rlimits {
+        data: plan.rlimit_data,
+        nproc: plan.rlimit_nproc,
+    };
+    supervise::run_program(&plan.program, &plan.args, rlimits)
+        .map_err(|err| format!("supervise: {err}"))
 }
 
 fn set_cloexec(file: &File) {

@@ -94,7 +94,11 @@ struct LimitPlan {
 }
 
 fn plan_limits(policy: &Policy) -> LimitPlan {
-    let limits = &policy.limits;
+    // `pids` is the program's budget; the sandbox also holds init and its bridge acceptor.
+    let limits = &crate::policy::Limits {
+        pids: policy.limits.pids.saturating_add(crate::init::OWN_TASKS),
+        ..policy.limits
+    };
     let (cgroups, coverage, refusals) = Cgroups::create(limits);
     let mut unenforced = Vec::new();
     let mut rlimit_data = None;

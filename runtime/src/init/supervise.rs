@@ -4,6 +4,7 @@
 
 use std::ffi::OsStr;
 use std::io;
+use std::os::unix::process::CommandExt;
 use std::process::Command;
 use std::sync::atomic::{AtomicI32, Ordering};
 
@@ -50,11 +51,53 @@ fn install_forwarding() -> io::Result<()> {
     Ok(())
 }
 
+/// Resource limits for the program (never for init itself: init's own address space — the
+/// allocator's arenas, the bridge's thread stacks — is not the program's to pay for, and a
+/// data limit applied to init made its next mapping fail under small memory limits).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Rlimits {
+    pub data: Option<u64>,
+    pub nproc: Option<u64>,
+}
+
+impl Rlimits {
+    /// Between fork and exec: only `setrlimit`, which is async-signal-safe.
+    fn apply(self) -> io::Result<()> {
+        let limits = [
+            (libc::RLIMIT_CORE, Some(0)),
+            (libc::RLIMIT_DATA, self.data),
+            (libc::RLIMIT_NPROC, self.nproc),
+        ];
+        for (resource, value) in limits {
+            let Some(value) = value else { continue };
+            let limit = libc::rlimit {
+                rlim_cur: value,
+                rlim_max: value,
+            };
+            // SAFETY: setrlimit with a valid, initialised struct.
+            if unsafe { libc::setrlimit(resource, &limit) } != 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Runs the program to its end. A program that cannot be started gets the shell's codes
 /// (127 not found, 126 not executable) and a message on stderr, like `sh` would.
-pub(crate) fn run_program(program: &OsStr, args: &[std::ffi::OsString]) -> io::Result<InitStatus> {
+pub(crate) fn run_program(
+    program: &OsStr,
+    args: &[std::ffi::OsString],
+    rlimits: Rlimits,
+) -> io::Result<InitStatus> {
     install_forwarding()?;
-    let child = match Command::new(program).args(args).spawn() {
+    let mut command = Command::new(program);
+    command.args(args);
+    // SAFETY: the closure only calls setrlimit (async-signal-safe) and allocates nothing.
+    unsafe {
+        command.pre_exec(move || rlimits.apply());
+    }
+    let child = match command.spawn() {
         Ok(child) => child,
         Err(err) => {
             super::complain(&format!("{}: {err}", program.to_string_lossy()));
