@@ -2,6 +2,10 @@
 //! hierarchy, else the v1 controllers (this kind of machine is hybrid: v1 controllers, a v2
 //! tree without them). The sandbox gets its own cgroup beneath the caller's, so a delegated
 //! subtree works for unprivileged users, and root does not escape a limit placed on its caller.
+//!
+//! Every directory made here is named after its owner (`clawc-<pid>-<start>-<suffix>`, see
+//! [`Owner`]), so a later `clawc` can reap what a killed one left behind (processes included)
+//! without ever touching a live owner's.
 
 use std::fs::{self, File, OpenOptions};
 use std::io;
@@ -9,6 +13,7 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use crate::policy::Limits;
@@ -62,11 +67,14 @@ impl Cgroups {
 
     fn create_for(limits: &Limits, cpu_needed: bool) -> (Option<Cgroups>, Coverage, Refusals) {
         static SEQUENCE: AtomicU64 = AtomicU64::new(0);
-        let name = format!(
-            "clawc-{}-{}",
-            std::process::id(),
-            SEQUENCE.fetch_add(1, Ordering::Relaxed)
-        );
+        let Some(owner) = Owner::current() else {
+            return (
+                None,
+                Coverage::default(),
+                Refusals::all("cannot read this process's start time from /proc/self/stat"),
+            );
+        };
+        let name = owner.name(&SEQUENCE.fetch_add(1, Ordering::Relaxed).to_string());
         let own = match fs::read_to_string("/proc/self/cgroup") {
             Ok(text) => text,
             Err(err) => {
@@ -75,7 +83,7 @@ impl Cgroups {
             }
         };
         if Path::new(ROOT).join("cgroup.controllers").exists() {
-            create_v2(&own, &name, limits, cpu_needed)
+            create_v2(&own, owner, &name, limits, cpu_needed)
         } else {
             create_v1(&own, &name, limits, cpu_needed)
         }
@@ -108,19 +116,7 @@ impl Cgroups {
     /// Kills every process in the sandbox's cgroups.
     pub fn kill_all(&self) {
         for dir in &self.dirs {
-            if self.unified && fs::write(dir.join("cgroup.kill"), "1").is_ok() {
-                continue;
-            }
-            let Ok(pids) = fs::read_to_string(dir.join("cgroup.procs")) else {
-                continue;
-            };
-            for pid in pids
-                .lines()
-                .filter_map(|line| line.trim().parse::<i32>().ok())
-            {
-                // SAFETY: kill with a pid read from the sandbox's own cgroup.
-                unsafe { libc::kill(pid, libc::SIGKILL) };
-            }
+            kill_members(dir);
         }
     }
 
@@ -128,23 +124,145 @@ impl Cgroups {
     /// a process still being torn down by the kernel makes `rmdir` busy for a moment.
     pub fn remove(self) {
         for dir in &self.dirs {
-            let mut attempts = 0;
-            loop {
-                match fs::remove_dir(dir) {
-                    Err(err) if err.raw_os_error() == Some(libc::EBUSY) && attempts < 50 => {
-                        attempts += 1;
-                        self.kill_all();
-                        std::thread::sleep(Duration::from_millis(2));
-                    }
-                    Err(err) if err.kind() != io::ErrorKind::NotFound => {
-                        tracing::warn!(cgroup = %dir.display(), %err, "could not remove sandbox cgroup");
-                        break;
-                    }
-                    _ => break,
-                }
+            if let Err(err) = remove_killing(dir) {
+                tracing::warn!(cgroup = %dir.display(), %err, "could not remove sandbox cgroup");
             }
         }
     }
+}
+
+/// Kills every process in the cgroup `dir`: `cgroup.kill` where the kernel has it (v2, 5.14+),
+/// else each pid listed in `cgroup.procs`.
+fn kill_members(dir: &Path) {
+    if fs::write(dir.join("cgroup.kill"), "1").is_ok() {
+        return;
+    }
+    let Ok(pids) = fs::read_to_string(dir.join("cgroup.procs")) else {
+        return;
+    };
+    for pid in pids
+        .lines()
+        .filter_map(|line| line.trim().parse::<i32>().ok())
+        .filter(|pid| *pid > 0)
+    {
+        // SAFETY: kill with a pid read from a clawc cgroup (never 0 or negative: no group kill).
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
+}
+
+/// Removes the cgroup `dir`, killing what is left in it while `rmdir` says it is busy. A
+/// directory that is already gone counts as removed (another `clawc` may reap it at once).
+fn remove_killing(dir: &Path) -> io::Result<()> {
+    let mut attempts = 0;
+    loop {
+        match fs::remove_dir(dir) {
+            Err(err) if err.raw_os_error() == Some(libc::EBUSY) && attempts < 50 => {
+                attempts += 1;
+                kill_members(dir);
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(()),
+            other => return other,
+        }
+    }
+}
+
+/// The process that made a clawc cgroup: its pid and its start time (clock ticks after boot,
+/// field 22 of `/proc/<pid>/stat`). The start time is what makes pid reuse harmless: a new
+/// process with the same pid started later, so it is not the owner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Owner {
+    pid: u32,
+    start: u64,
+}
+
+const NAME_PREFIX: &str = "clawc-";
+
+impl Owner {
+    /// This process (read once; a process's start time never changes).
+    fn current() -> Option<Owner> {
+        static CURRENT: OnceLock<Option<Owner>> = OnceLock::new();
+        *CURRENT.get_or_init(|| {
+            let stat = fs::read_to_string("/proc/self/stat").ok()?;
+            Some(Owner {
+                pid: std::process::id(),
+                start: start_time(&stat)?,
+            })
+        })
+    }
+
+    /// The directory name for one of this owner's cgroups.
+    fn name(self, suffix: &str) -> String {
+        format!("{NAME_PREFIX}{}-{}-{suffix}", self.pid, self.start)
+    }
+
+    /// The owner written into a directory name by [`Owner::name`]; `None` for anything else
+    /// (which is then never touched).
+    fn from_name(name: &str) -> Option<Owner> {
+        let mut parts = name.strip_prefix(NAME_PREFIX)?.splitn(3, '-');
+        let pid = parts.next()?;
+        let start = parts.next()?;
+        let suffix = parts.next()?;
+        let digits = |text: &str| !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
+        let suffix_ok = !suffix.is_empty() && suffix.bytes().all(|b| b.is_ascii_alphanumeric());
+        if !(digits(pid) && digits(start) && suffix_ok) {
+            return None;
+        }
+        Some(Owner {
+            pid: pid.parse().ok().filter(|pid| *pid > 0)?,
+            start: start.parse().ok()?,
+        })
+    }
+
+    /// Whether the owner still runs. Only a definite "no such process" or a different start
+    /// time counts as dead; anything unclear (e.g. `/proc` mounted with `hidepid`) counts as
+    /// alive, so a live owner's cgroups are never reaped.
+    fn alive(self) -> bool {
+        match fs::read_to_string(format!("/proc/{}/stat", self.pid)) {
+            Ok(stat) => start_time(&stat).is_none_or(|start| start == self.start),
+            Err(err) => !matches!(err.raw_os_error(), Some(libc::ENOENT | libc::ESRCH)),
+        }
+    }
+}
+
+/// Field 22 (`starttime`) of a `/proc/<pid>/stat` line. The command name (field 2) is in
+/// parentheses and may itself hold spaces and parentheses, so fields are counted from the last `)`.
+fn start_time(stat: &str) -> Option<u64> {
+    let (_, after_name) = stat.rsplit_once(')')?;
+    // After the name come field 3 (state) onwards: field 22 is the 20th of them.
+    after_name.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// Removes the clawc cgroups in `parent` whose owner is dead, killing what still runs in them
+/// (a `clawc` killed with SIGKILL leaves its sandboxes' cgroups behind, and possibly processes),
+/// and returns them. Only direct children named by [`Owner::name`] are considered. Runs at
+/// every sandbox creation: one `readdir` of the parent, so a long-lived gateway also reaps what
+/// another, killed `clawc` left there.
+fn reap_stale(parent: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = fs::read_dir(parent) else {
+        return Vec::new();
+    };
+    let mut reaped = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(owner) = name.to_str().and_then(Owner::from_name) else {
+            continue;
+        };
+        if owner.alive() || !entry.file_type().is_ok_and(|kind| kind.is_dir()) {
+            continue;
+        }
+        let dir = entry.path();
+        match remove_killing(&dir) {
+            Ok(()) => {
+                tracing::info!(cgroup = %dir.display(), pid = owner.pid, "reaped the cgroup of a dead clawc");
+                reaped.push(dir);
+            }
+            Err(err) => {
+                tracing::warn!(cgroup = %dir.display(), %err, "could not reap a dead clawc's cgroup");
+            }
+        }
+    }
+    reaped
 }
 
 /// Moves the calling process into the cgroups. Runs in the forked (single-threaded) child
@@ -252,10 +370,11 @@ fn create_v1(
         let outcome = match own_path(own, controller) {
             None => Err(format!("no v1 `{controller}` controller mounted")),
             Some(path) => {
-                let dir = Path::new(ROOT)
+                let parent = Path::new(ROOT)
                     .join(controller)
-                    .join(path.trim_start_matches('/'))
-                    .join(name);
+                    .join(path.trim_start_matches('/'));
+                reap_stale(&parent);
+                let dir = parent.join(name);
                 make_cgroup(&dir, &settings, V1_JOIN)
                     .map(|procs| (dir.clone(), procs))
                     .inspect_err(|_| {
@@ -289,21 +408,16 @@ fn create_v1(
 
 fn create_v2(
     own: &str,
+    owner: Owner,
     name: &str,
     limits: &Limits,
     cpu_needed: bool,
 ) -> (Option<Cgroups>, Coverage, Refusals) {
-    let Some(path) = own_path(own, "") else {
-        return (
-            None,
-            Coverage::default(),
-            Refusals::all("no cgroup v2 entry in /proc/self/cgroup"),
-        );
+    let parent = match v2_parent(own, owner) {
+        Ok(parent) => parent,
+        Err(reason) => return (None, Coverage::default(), Refusals::all(&reason)),
     };
-    let parent = Path::new(ROOT).join(path.trim_start_matches('/'));
-    // Succeeds only where the caller may delegate (e.g. a systemd user slice or a container
-    // root); otherwise the controllers stay unavailable below and are reported.
-    let _ = fs::write(parent.join("cgroup.subtree_control"), "+memory +pids +cpu");
+    reap_stale(parent);
     let dir = parent.join(name);
     if let Err(err) = fs::create_dir(&dir) {
         let reason = format!("cannot create a cgroup under {}: {err}", parent.display());
@@ -366,6 +480,82 @@ fn create_v2(
     }
 }
 
+/// The v2 cgroup under which this process makes its sandboxes' cgroups, with the controllers
+/// enabled for its children. Settled once per process, because settling it may move this
+/// process into a leaf of its own (after which `/proc/self/cgroup` names the leaf).
+fn v2_parent(own: &str, owner: Owner) -> Result<&'static Path, String> {
+    static PARENT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    PARENT
+        .get_or_init(|| {
+            let path = own_path(own, "")
+                .ok_or_else(|| "no cgroup v2 entry in /proc/self/cgroup".to_owned())?;
+            let parent = Path::new(ROOT).join(path.trim_start_matches('/'));
+            delegate_v2(&parent, owner)?;
+            Ok(parent)
+        })
+        .as_ref()
+        .map(PathBuf::as_path)
+        .map_err(Clone::clone)
+}
+
+/// The controllers a sandbox's v2 cgroup may use.
+const V2_CONTROLLERS: [&str; 3] = ["memory", "pids", "cpu"];
+
+/// Enables [`V2_CONTROLLERS`] (those `parent` has) for `parent`'s children. cgroup v2's "no
+/// internal processes" rule refuses that (EBUSY) while processes sit in `parent` itself,
+/// except at the root: when the only one there is this process, it moves into a leaf of its
+/// own (named for it, so it is reaped once it is dead) and enables them then. A controller
+/// that stays off is reported per limit by [`create_v2`], not here.
+fn delegate_v2(parent: &Path, owner: Owner) -> Result<(), String> {
+    let available = fs::read_to_string(parent.join("cgroup.controllers")).unwrap_or_default();
+    let enable = |controller: &str| {
+        fs::write(
+            parent.join("cgroup.subtree_control"),
+            format!("+{controller}"),
+        )
+    };
+    let wanted = V2_CONTROLLERS
+        .into_iter()
+        .filter(|c| available.split_whitespace().any(|a| a == *c));
+    for controller in wanted {
+        // One write per controller: one the kernel refuses must not keep the others off.
+        let Err(err) = enable(controller) else {
+            continue;
+        };
+        if err.raw_os_error() != Some(libc::EBUSY) {
+            // Not delegated to us (EACCES, EPERM...): reported per limit later.
+            continue;
+        }
+        let members = fs::read_to_string(parent.join("cgroup.procs")).unwrap_or_default();
+        let others = members
+            .lines()
+            .filter(|pid| pid.trim().parse::<u32>().ok() != Some(owner.pid))
+            .count();
+        if others > 0 {
+            return Err(format!(
+                "{} holds other processes besides clawc, so cgroup v2 cannot give it child cgroups with controllers (the \"no internal processes\" rule); run clawc in a cgroup of its own, e.g. under `systemd-run --user --scope -p Delegate=yes`",
+                parent.display()
+            ));
+        }
+        let leaf = parent.join(owner.name("supervisor"));
+        fs::create_dir(&leaf)
+            .and_then(|()| fs::write(leaf.join("cgroup.procs"), owner.pid.to_string()))
+            .map_err(|err| {
+                let _ = fs::remove_dir(&leaf);
+                format!(
+                    "cannot move clawc into {} to free {} for its sandboxes: {err}",
+                    leaf.display(),
+                    parent.display()
+                )
+            })?;
+        tracing::debug!(leaf = %leaf.display(), "clawc moved into a leaf cgroup of its own");
+        if let Err(err) = enable(controller) {
+            tracing::debug!(controller, %err, "cgroup controller stays off");
+        }
+    }
+    Ok(())
+}
+
 /// Files to write in a new cgroup, with their values (or why a value is invalid).
 type Settings = Vec<(&'static str, Result<String, String>)>;
 
@@ -420,7 +610,7 @@ fn counter(file: &Path, key: &str) -> Option<u64> {
 
 #[cfg(test)]
 mod tests {
-    use super::cpu_limit_binds;
+    use super::*;
 
     #[test]
     fn cpu_share_binds_only_below_the_cpu_count() {
@@ -430,5 +620,165 @@ mod tests {
         assert!(!cpu_limit_binds(4.0, 2));
         assert!(cpu_limit_binds(f64::NAN, 2));
         assert!(cpu_limit_binds(8.0, 0));
+    }
+
+    /// A `/proc/<pid>/stat` line whose command name is `comm` and start time 987654.
+    fn stat_line(comm: &str) -> String {
+        format!("4242 ({comm}) S 1 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 200 18446744073709551615")
+    }
+
+    #[test]
+    fn start_time_is_field_22_even_when_the_name_holds_spaces_and_parentheses() {
+        assert_eq!(start_time(&stat_line("clawc")), Some(987_654));
+        assert_eq!(start_time(&stat_line("a ) b (c) 1 2 3")), Some(987_654));
+        assert_eq!(start_time("4242 (clawc) S 1 2 3"), None);
+        assert_eq!(start_time("no parenthesis at all"), None);
+        assert_eq!(start_time(""), None);
+    }
+
+    #[test]
+    fn owner_names_round_trip_and_nothing_else_parses() {
+        let owner = Owner {
+            pid: 4242,
+            start: 987_654,
+        };
+        assert_eq!(owner.name("3"), "clawc-4242-987654-3");
+        assert_eq!(Owner::from_name(&owner.name("3")), Some(owner));
+        assert_eq!(Owner::from_name(&owner.name("supervisor")), Some(owner));
+        for foreign in [
+            "clawc-4242-7",          // the old naming, without a start time
+            "clawc-4242-987654-",    // no suffix
+            "clawc-4242-987654-a/b", // not a plain name
+            "clawc-0-987654-1",      // pid 0 is no process
+            "clawc--987654-1",
+            "clawc-x-987654-1",
+            "clawc-4242-9876x4-1",
+            "clawc-99999999999-1-1", // beyond a pid
+            "docker-4242-987654-1",
+            "system.slice",
+        ] {
+            assert_eq!(Owner::from_name(foreign), None, "{foreign}");
+        }
+    }
+
+    #[test]
+    fn an_owner_is_alive_only_with_its_own_start_time() {
+        let me = Owner::current().expect("own start time");
+        assert!(me.alive());
+        // Same pid, another start time: what a reused pid looks like.
+        let reused = Owner {
+            start: me.start + 1,
+            ..me
+        };
+        assert!(!reused.alive());
+        let exited = exited_owner();
+        assert!(!exited.alive());
+    }
+
+    /// The owner mark of a child process that has exited and been reaped.
+    fn exited_owner() -> Owner {
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .expect("spawn sleep");
+        let stat = fs::read_to_string(format!("/proc/{}/stat", child.id())).expect("child stat");
+        let owner = Owner {
+            pid: child.id(),
+            start: start_time(&stat).expect("child start time"),
+        };
+        child.kill().expect("kill sleep");
+        child.wait().expect("reap sleep");
+        owner
+    }
+
+    /// The parent the sandbox cgroups of this process go to, when it can write there: v2's
+    /// (delegated) cgroup, or the v1 memory controller's. `None` without root or a delegation.
+    fn writable_parent() -> Option<PathBuf> {
+        let own = fs::read_to_string("/proc/self/cgroup").ok()?;
+        let parent = if Path::new(ROOT).join("cgroup.controllers").exists() {
+            v2_parent(&own, Owner::current()?).ok()?.to_path_buf()
+        } else {
+            Path::new(ROOT)
+                .join("memory")
+                .join(own_path(&own, "memory")?.trim_start_matches('/'))
+        };
+        let probe = parent.join(Owner::current()?.name("probe"));
+        fs::create_dir(&probe).ok()?;
+        fs::remove_dir(&probe).ok()?;
+        Some(parent)
+    }
+
+    /// Makes the cgroup `parent/name` and starts a `sleep` inside it.
+    fn cgroup_with_sleeper(parent: &Path, name: &str) -> (PathBuf, std::process::Child) {
+        let dir = parent.join(name);
+        fs::create_dir(&dir).expect("create test cgroup");
+        let sleeper = std::process::Command::new("sleep")
+            .arg("300")
+            .spawn()
+            .expect("spawn sleep");
+        fs::write(dir.join("cgroup.procs"), sleeper.id().to_string()).expect("join test cgroup");
+        (dir, sleeper)
+    }
+
+    /// A killed run's cgroup (owner dead, a process still inside) goes, process and all; a
+    /// live owner's stays with its process untouched, and so does a directory of another name.
+    #[test]
+    fn reaping_removes_only_dead_owners_cgroups() {
+        let Some(parent) = writable_parent() else {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "CI=true: this test needs a writable cgroup (run as root or in a delegated cgroup)"
+            );
+            // Not root and no delegation: nothing to reap here (CI, as root, always runs it).
+            return;
+        };
+        let dead = exited_owner();
+        let (dead_dir, mut dead_sleeper) = cgroup_with_sleeper(&parent, &dead.name("0"));
+        let mut live_owner = std::process::Command::new("sleep")
+            .arg("300")
+            .spawn()
+            .expect("spawn live owner");
+        let live_stat =
+            fs::read_to_string(format!("/proc/{}/stat", live_owner.id())).expect("owner stat");
+        let live = Owner {
+            pid: live_owner.id(),
+            start: start_time(&live_stat).expect("owner start time"),
+        };
+        let (live_dir, mut live_sleeper) = cgroup_with_sleeper(&parent, &live.name("0"));
+        let foreign_dir = parent.join(format!("clawc-test-foreign-{}", std::process::id()));
+        fs::create_dir(&foreign_dir).expect("create foreign cgroup");
+
+        let reaped = reap_stale(&parent);
+
+        let dead_gone = !dead_dir.exists();
+        let dead_status = dead_sleeper
+            .wait()
+            .expect("wait for the dead owner's sleeper");
+        let live_stays = live_dir.exists();
+        let live_running = live_sleeper
+            .try_wait()
+            .expect("poll live sleeper")
+            .is_none();
+        let foreign_stays = foreign_dir.exists();
+        // Clean up before asserting, so a failure leaves nothing behind.
+        for child in [&mut live_sleeper, &mut live_owner] {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = remove_killing(&live_dir);
+        let _ = fs::remove_dir(&foreign_dir);
+        let _ = remove_killing(&dead_dir);
+
+        assert!(reaped.contains(&dead_dir), "reaped {reaped:?}");
+        assert!(dead_gone, "the dead owner's cgroup is still there");
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&dead_status),
+            Some(libc::SIGKILL),
+            "the process left in the dead owner's cgroup was not killed"
+        );
+        assert!(live_stays, "a live owner's cgroup was reaped");
+        assert!(live_running, "a live owner's process was killed");
+        assert!(foreign_stays, "a directory not named by clawc was reaped");
+        assert!(!reaped.contains(&live_dir));
     }
 }
