@@ -107,6 +107,15 @@ pub struct SandboxExec {
     /// With `--backend docker`: an OCI runtime the engine knows, e.g. `runsc` (gVisor).
     #[arg(long, value_name = "NAME", requires = "backend")]
     pub docker_runtime: Option<String>,
+    /// Run under exactly this spec's lowered policy (network, secrets, mounts, limits,
+    /// environment). Secrets come from CLAWC_SECRET_<INTEGRATION>__<NAME>, else
+    /// CLAWC_SECRET_<NAME>. Excludes the policy flags below.
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["allow", "mounts", "memory", "pids", "cpu", "timeout", "env"])]
+    pub spec: Option<PathBuf>,
+    /// With `--spec`: the integration's configuration, a JSON object (schema defaults fill the
+    /// rest; validated against the spec's config schema).
+    #[arg(long, value_name = "JSON", requires = "spec")]
+    pub config: Option<String>,
     /// Allow egress to HOST:PORT through the proxy (repeatable; `*.example.com:443` for subdomains).
     #[arg(long = "allow", value_name = "HOST:PORT")]
     pub allow: Vec<String>,

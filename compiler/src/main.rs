@@ -7,6 +7,7 @@
 mod cli;
 mod commands;
 mod exit;
+mod lower;
 mod render;
 mod sources;
 

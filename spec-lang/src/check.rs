@@ -6,7 +6,7 @@ pub(crate) mod code;
 mod examples;
 mod metadata;
 mod network;
-mod policy;
+pub(crate) mod policy;
 mod quantity;
 mod suggest;
 mod tools;

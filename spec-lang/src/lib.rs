@@ -14,6 +14,7 @@ mod check;
 mod fmt;
 mod parse;
 
+pub use check::policy::RESERVED_MOUNT_TARGETS;
 pub use diagnostic::{line_col, Diagnostic, Label, Severity, Span};
 
 /// What the checker needs from outside the process (typst's `World`): the contents of files

@@ -1,7 +1,6 @@
 //! `clawc sandbox exec`: one program under exactly the sandbox deployed integrations get.
 
-use std::net::IpAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use claw_runtime::docker::{DockerConfig, DockerSandbox};
@@ -12,9 +11,10 @@ use claw_runtime::policy::{HostPattern, Limits, Mount, Policy};
 use claw_runtime::sandbox::{SandboxCommand, Stdio};
 use claw_runtime::{Sandbox, SandboxError};
 
+use super::check::{check_file, report};
 use super::{error, note};
-use crate::cli::{Backend, Global, SandboxExec};
-use crate::exit;
+use crate::cli::{Backend, DiagnosticFormat, Global, SandboxExec};
+use crate::{exit, lower, sources};
 
 /// The hidden subcommand under which `clawc` itself serves as the in-sandbox init.
 pub const INIT_SUBCOMMAND: &str = "__sandbox-init";
@@ -24,7 +24,11 @@ pub fn exec(args: SandboxExec, global: &Global) -> i32 {
         error("--docker-runtime needs --backend docker");
         return exit::USAGE;
     }
-    let policy = match policy_from(&args) {
+    let policy = match &args.spec {
+        Some(spec) => policy_from_spec(spec, args.config.as_deref(), global),
+        None => policy_from(&args),
+    };
+    let policy = match policy {
         Ok(policy) => policy,
         Err(message) => {
             error(message);
@@ -122,17 +126,29 @@ fn setup_failed(e: &SandboxError) -> i32 {
     exit::SANDBOX_SETUP
 }
 
+/// A spec, checked and lowered for one run. Its diagnostics are shown when it has errors.
+fn policy_from_spec(path: &Path, config: Option<&str>, global: &Global) -> Result<Policy, String> {
+    let file = sources::read(path).map_err(|e| e.to_string())?;
+    let checked = check_file(file);
+    let Some(spec) = checked.checked.ir.as_ref() else {
+        report(&checked, DiagnosticFormat::Human, global);
+        return Err(format!("{} has errors; see `clawc check`", path.display()));
+    };
+    let given = match config {
+        Some(text) => serde_json::from_str(text).map_err(|e| format!("--config: {e}"))?,
+        None => serde_json::Value::Object(Default::default()),
+    };
+    let config = lower::config_with_defaults(spec, given).map_err(|e| format!("--config: {e}"))?;
+    lower::policy(spec, &config, &lower::EnvSecrets, lower::Lifetime::Run)
+        .map_err(|e| e.to_string())
+}
+
 /// The flags, as a policy. Everything not granted stays denied.
 fn policy_from(args: &SandboxExec) -> Result<Policy, String> {
     let mut policy = Policy::default();
     for allow in &args.allow {
-        let pattern = parse_host_port(allow)?;
-        // An address the user wrote literally is one they mean: exempt it from the
-        // private/loopback refusal, as the policy type allows.
-        if let Ok(ip) = pattern.host.trim_matches(['[', ']']).parse::<IpAddr>() {
-            policy.network.allow_ips.push(ip);
-        }
-        policy.network.allow.push(pattern);
+        let pattern = HostPattern::parse(allow).map_err(|e| format!("--allow {allow}: {e}"))?;
+        lower::allow(&mut policy.network, pattern);
     }
     for mount in &args.mounts {
         policy.mounts.push(parse_mount(mount)?);
@@ -176,19 +192,6 @@ fn limits_from(args: &SandboxExec, defaults: Limits) -> Result<Limits, String> {
         );
     }
     Ok(limits)
-}
-
-fn parse_host_port(text: &str) -> Result<HostPattern, String> {
-    let bad = || format!("--allow {text}: expected HOST:PORT, e.g. api.github.com:443");
-    let (host, port) = text.rsplit_once(':').ok_or_else(bad)?;
-    let port: u16 = port.parse().ok().filter(|p| *p != 0).ok_or_else(bad)?;
-    if host.is_empty() || host == "*" {
-        return Err(bad());
-    }
-    Ok(HostPattern {
-        host: host.to_ascii_lowercase(),
-        port,
-    })
 }
 
 fn parse_mount(text: &str) -> Result<Mount, String> {

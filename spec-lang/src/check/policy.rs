@@ -122,8 +122,27 @@ fn is_header_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
-/// Targets a mount must not cover: the sandbox's own system directories.
-const RESERVED_TARGETS: [&str; 3] = ["/usr", "/proc", "/dev"];
+/// Paths the sandbox itself provides: the system image (`/usr` and the root aliases into it),
+/// the kernel's views, the private `/tmp`, the CA certificates shown with network, and the
+/// sandbox's plumbing (its init and egress socket under `/run/clawc`). A mount may be none of
+/// them, no ancestor of one (a mount at `/run` would hide `/run/clawc/init`, one at `/lib64` the
+/// dynamic loader) and nothing inside one but `/`. The runtime keeps the same list
+/// (`claw_runtime::policy::RESERVED_TARGETS`); a compiler test keeps the two equal.
+pub const RESERVED_MOUNT_TARGETS: &[&str] = &[
+    "/",
+    "/usr",
+    "/bin",
+    "/sbin",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/libx32",
+    "/proc",
+    "/dev",
+    "/tmp",
+    "/etc/ssl/certs",
+    "/run/clawc",
+];
 
 pub(super) fn check_mounts(ctx: &mut Ctx, filesystems: &[&ast::Filesystem]) -> Vec<ir::Mount> {
     let mut seen = FirstSeen::new("mount target");
@@ -139,7 +158,13 @@ pub(super) fn check_mounts(ctx: &mut Ctx, filesystems: &[&ast::Filesystem]) -> V
         let target =
             path_problem(&mount.target.node).or_else(|| reserved_target(&mount.target.node));
         if let Some(problem) = &target {
-            ctx.report(invalid_mount(&mount.target, "target", problem));
+            let mut diagnostic = invalid_mount(&mount.target, "target", problem);
+            if path_problem(&mount.target.node).is_none() {
+                diagnostic = diagnostic.with_help(
+                    "mount it where the sandbox keeps nothing of its own, e.g. `/data` or `/srv/NAME`",
+                );
+            }
+            ctx.report(diagnostic);
         }
         if !seen.first(ctx, &mount.target.node, mount.target.span)
             || source.is_some()
@@ -201,21 +226,28 @@ fn path_problem(path: &str) -> Option<String> {
 }
 
 fn reserved_target(target: &str) -> Option<String> {
-    if target == "/" {
-        return Some("would hide the sandbox's whole file system".to_owned());
-    }
-    if target == "/tmp" {
-        return Some("would replace the sandbox's private /tmp".to_owned());
-    }
-    RESERVED_TARGETS
+    let inside = |path: &str, dir: &str| {
+        dir == "/"
+            || path
+                .strip_prefix(dir)
+                .is_some_and(|rest| rest.starts_with('/'))
+    };
+    RESERVED_MOUNT_TARGETS
         .iter()
         .find(|reserved| {
             target == **reserved
-                || target
-                    .strip_prefix(**reserved)
-                    .is_some_and(|rest| rest.starts_with('/'))
+                || inside(reserved, target)
+                || (**reserved != "/" && inside(target, reserved))
         })
-        .map(|reserved| format!("would cover the sandbox's {reserved}"))
+        .map(|reserved| {
+            if target == *reserved {
+                format!("the sandbox itself provides {reserved}")
+            } else if inside(reserved, target) {
+                format!("would hide the sandbox's {reserved}")
+            } else {
+                format!("lies inside the sandbox's {reserved}")
+            }
+        })
 }
 
 /// One limit key: its measure, allowed range and default (all in base units).
