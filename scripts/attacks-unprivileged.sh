@@ -5,9 +5,9 @@
 #   scripts/attacks-unprivileged.sh [USER]
 #
 # Must be started as root (it uses runuser). It builds the runtime's test binary and the
-# in-sandbox init, copies both to a world-readable temporary directory (a build under /root is
+# release clawc, copies both to a world-readable temporary directory (a build under /root is
 # invisible to `nobody`), and runs `<test binary> attacks::native` as USER, with
-# CLAWC_SANDBOX_INIT pointing at the copied init. The Docker half of the suite is not run here:
+# CLAWC_SANDBOX_INIT pointing at a copy of the release clawc (the init users run). The Docker half of the suite is not run here:
 # talking to the Docker engine is root-equivalent, so those cases run as root only.
 #
 # Set CI=true (as CI does) to make a missing bubblewrap a failure instead of a skip.
@@ -45,15 +45,18 @@ for line in sys.stdin:
 ' "$1" "$2" | tail -n 1
 }
 test_bin="$(pick test it)"
-init_bin="$(pick bin claw-sandbox-init)"
 [ -n "$test_bin" ] || { echo "could not find the claw-runtime test binary in cargo's output" >&2; exit 2; }
-[ -n "$init_bin" ] || { echo "could not find claw-sandbox-init in cargo's output" >&2; exit 2; }
+# The in-sandbox init is the RELEASED clawc, the binary users run (it acts as init when started
+# as /run/clawc/init), not the test build's claw-sandbox-init.
+(cd "$repo" && cargo build --release -p clawc --locked)
+init_bin="${CARGO_TARGET_DIR:-$repo/target}/release/clawc"
+[ -x "$init_bin" ] || { echo "release clawc not found at $init_bin" >&2; exit 2; }
 
 work="$(mktemp -d /tmp/clawc-attacks.XXXXXX)"
 trap 'rm -rf "$work"' EXIT INT TERM
 cp "$test_bin" "$work/it"
-cp "$init_bin" "$work/claw-sandbox-init"
-chmod 755 "$work" "$work/it" "$work/claw-sandbox-init"
+cp "$init_bin" "$work/clawc"
+chmod 755 "$work" "$work/it" "$work/clawc"
 
 echo "running the native attack suite as '$user' ($(id -u "$user")) from $work"
 cd "$work"
@@ -64,5 +67,5 @@ runuser -u "$user" -- env -i \
     TMPDIR=/tmp \
     CI="${CI:-}" \
     CLAWC_REQUIRE_BACKENDS="${CLAWC_REQUIRE_BACKENDS:-}" \
-    CLAWC_SANDBOX_INIT="$work/claw-sandbox-init" \
+    CLAWC_SANDBOX_INIT="$work/clawc" \
     "$work/it" attacks::native

@@ -11,6 +11,10 @@ echo "== format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+echo "== release build (the clawc users run is the init every sandbox test uses)"
+cargo build --release -p clawc --locked
+export CLAWC_SANDBOX_INIT="$PWD/target/release/clawc"
+
 echo "== tests (as $(id -un))"
 cargo test --workspace --locked
 

@@ -18,6 +18,11 @@ use std::path::PathBuf;
 
 use plan::{InitPlan, InitStatus};
 
+/// Where init is bind-mounted inside every sandbox, on both backends. It is also the `argv[0]`
+/// init starts with, which is how `clawc` knows to act as init without any leading argument
+/// (so `$CLAWC_SANDBOX_INIT` can name the released `clawc` itself).
+pub const PATH_INSIDE: &str = "/run/clawc/init";
+
 /// Tasks init itself holds in the sandbox (its main thread and the egress bridge's acceptor),
 /// added by the backends to the program's `pids` budget. Each open proxy connection adds two
 /// bridge threads, which the program's budget pays for.

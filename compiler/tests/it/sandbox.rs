@@ -286,3 +286,116 @@ fn exec_snapshot() {
         );
     });
 }
+
+fn exec_spec(spec: &str, flags: &[&str], program: &[&str], env: &[(&str, &str)]) -> Output {
+    let spec = crate::support::workspace_root().join("specs").join(spec);
+    let mut command = clawc();
+    command
+        .args(["sandbox", "exec", "--spec"])
+        .arg(&spec)
+        .args(flags)
+        .arg("--")
+        .args(program)
+        .env_remove("CLAWC_SECRET_GITHUB_TOKEN")
+        .env_remove("CLAWC_SECRET_GITHUB_ISSUES__GITHUB_TOKEN");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command.stdin(Stdio::null()).output().expect("run clawc")
+}
+
+/// `--spec` runs under the spec's own policy: its config as JSON, and only a placeholder where
+/// the secret is.
+#[test]
+fn spec_policy_carries_config_and_only_a_placeholder() {
+    if !native_available() {
+        return;
+    }
+    let out = exec_spec(
+        "github_issues.claw",
+        &["--config", r#"{"repo": "octo/hello"}"#],
+        &[
+            "sh",
+            "-c",
+            "echo \"$CLAWC_CONFIG\"; echo \"$CLAWC_SECRET_GITHUB_TOKEN\"; env",
+        ],
+        &[("CLAWC_SECRET_GITHUB_TOKEN", "ghp_real_value_never_inside")],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(stdout.contains(r#""repo":"octo/hello""#), "{stdout}");
+    assert!(
+        stdout.contains("clawc-placeholder-github_issues-github_token"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("ghp_real_value_never_inside"), "{stdout}");
+}
+
+#[test]
+fn spec_without_its_secret_names_both_variables() {
+    let out = exec_spec(
+        "github_issues.claw",
+        &["--config", r#"{"repo": "o/r"}"#],
+        &["true"],
+        &[],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(
+        stderr.contains("CLAWC_SECRET_GITHUB_ISSUES__GITHUB_TOKEN"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("CLAWC_SECRET_GITHUB_TOKEN"), "{stderr}");
+}
+
+#[test]
+fn spec_config_is_validated_and_flags_conflict() {
+    let bad = exec_spec(
+        "github_issues.claw",
+        &["--config", r#"{"nope": 1}"#],
+        &["true"],
+        &[("CLAWC_SECRET_GITHUB_TOKEN", "x")],
+    );
+    assert_eq!(bad.status.code(), Some(2), "{bad:?}");
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("--config"),
+        "{bad:?}"
+    );
+    let conflict = exec_spec("weather.claw", &["--memory", "67108864"], &["true"], &[]);
+    assert_eq!(conflict.status.code(), Some(2), "{conflict:?}");
+}
+
+/// The spec's timeout bounds a `--spec` run — the sandbox is not the runtime's default one.
+#[test]
+fn spec_timeout_bounds_the_run() {
+    if !native_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let spec = r#"integration sleepy {
+  version "0.1.0"
+  summary "Half a second, no more."
+  target python
+  limits {
+    timeout 500ms
+  }
+  tool ping {
+    description "Answers."
+    input {}
+    output { ok: bool }
+  }
+  intent "Return ok."
+}
+"#;
+    let path = dir.path().join("sleepy.claw");
+    std::fs::write(&path, spec).expect("write spec");
+    let started = std::time::Instant::now();
+    let out = clawc()
+        .args(["sandbox", "exec", "--spec"])
+        .arg(&path)
+        .args(["--", "sleep", "30"])
+        .output()
+        .expect("run clawc");
+    assert_eq!(out.status.code(), Some(137), "{out:?}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+}

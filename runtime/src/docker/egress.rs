@@ -15,7 +15,7 @@ use crate::sandbox::SandboxError;
 
 /// Where the proxy socket and the init appear inside the container.
 const SOCKET_IN_SANDBOX: &str = "/run/clawc/egress.sock";
-const INIT_IN_SANDBOX: &str = "/run/clawc/init";
+const INIT_IN_SANDBOX: &str = crate::init::PATH_INSIDE;
 
 /// Everything the egress path adds to one container.
 #[derive(Debug)]

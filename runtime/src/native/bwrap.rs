@@ -9,7 +9,7 @@ use crate::policy::Mount;
 use crate::sandbox::SandboxError;
 
 /// Where init is mounted inside the sandbox.
-pub(crate) const INIT_INSIDE: &str = "/run/clawc/init";
+pub(crate) const INIT_INSIDE: &str = crate::init::PATH_INSIDE;
 /// Where the egress proxy's Unix socket is mounted inside the sandbox.
 pub(crate) const EGRESS_SOCKET_INSIDE: &str = "/run/clawc/egress.sock";
 
