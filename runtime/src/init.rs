@@ -23,6 +23,9 @@ use plan::{InitPlan, InitStatus};
 /// (so `$CLAWC_SANDBOX_INIT` can name the released `clawc` itself).
 pub const PATH_INSIDE: &str = "/run/clawc/init";
 
+/// The Landlock ABI whose rights init's rules were reviewed for (see `init/landlock.rs`).
+pub const LANDLOCK_REVIEWED_ABI: i64 = 6;
+
 /// Tasks init itself holds in the sandbox (its main thread and the egress bridge's acceptor),
 /// added by the backends to the program's `pids` budget. Each open proxy connection adds two
 /// bridge threads, which the program's budget pays for.

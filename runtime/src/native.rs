@@ -41,6 +41,7 @@ pub struct NativeSandbox {
     root: Vec<RootEntry>,
     seccomp: SeccompPrograms,
     init: InitExe,
+    landlock_gap: Option<Unenforced>,
 }
 
 impl NativeSandbox {
@@ -54,7 +55,7 @@ impl NativeSandbox {
                 InitExe::ENV_OVERRIDE
             )));
         }
-        warn_without_landlock();
+        let landlock_gap = landlock_gap();
         let seccomp = seccomp::compile()
             .map_err(|err| SandboxError::Setup(format!("seccomp filter: {err}")))?;
         Ok(NativeSandbox {
@@ -62,12 +63,15 @@ impl NativeSandbox {
             root: bwrap::host_root_entries(),
             seccomp,
             init,
+            landlock_gap,
         })
     }
 }
 
-/// Init applies Landlock best-effort; say once, loudly, when the kernel has none.
-fn warn_without_landlock() {
+/// Init applies Landlock best-effort up to the ABI whose rights were reviewed; a kernel with
+/// less enforces only part of the file rules (or none). Probed once; every spawn then reports
+/// the gap as `Unenforced`, never silently.
+fn landlock_gap() -> Option<Unenforced> {
     const LANDLOCK_CREATE_RULESET_VERSION: libc::c_uint = 1;
     // SAFETY: the documented ABI-version query; it creates no ruleset and touches no memory.
     let abi = unsafe {
@@ -78,11 +82,21 @@ fn warn_without_landlock() {
             LANDLOCK_CREATE_RULESET_VERSION,
         )
     };
-    if abi < 1 {
-        tracing::warn!(
-            "Landlock is unavailable on this kernel: file access inside the native sandbox rests on its mount namespace alone"
-        );
-    }
+    let reviewed = crate::init::LANDLOCK_REVIEWED_ABI;
+    let reason = if abi < 1 {
+        "Landlock is unavailable on this kernel: file access inside the sandbox rests on its mount namespace alone".to_owned()
+    } else if abi < reviewed {
+        format!(
+            "the kernel's Landlock ABI is {abi}, below the reviewed {reviewed}: only part of the file and scope rules apply (the mount namespace still holds)"
+        )
+    } else {
+        return None;
+    };
+    tracing::warn!("{reason}");
+    Some(Unenforced {
+        limit: "landlock",
+        reason,
+    })
 }
 
 /// What a spawn decided about the limits.
@@ -177,7 +191,8 @@ impl Sandbox for NativeSandbox {
             None
         };
 
-        let limits = plan_limits(policy);
+        let mut limits = plan_limits(policy);
+        limits.unenforced.extend(self.landlock_gap.clone());
         let plan = InitPlan {
             rlimit_data: limits.rlimit_data,
             rlimit_nproc: limits.rlimit_nproc,

@@ -35,6 +35,8 @@ pub struct DockerChild {
     deadline: Option<Instant>,
     /// Set by [`SandboxChild::kill`]: the end is ours, not the program's.
     killed: bool,
+    /// The engine's warnings at creation: limits it could not apply.
+    unenforced: Vec<Unenforced>,
     removed: bool,
     /// The egress proxy serving this container, when the policy grants network.
     egress: Option<EgressSession>,
@@ -78,6 +80,17 @@ impl DockerChild {
             deadline: policy.limits.timeout.map(|t| now + t),
             killed: false,
             removed: false,
+            unenforced: created
+                .warnings
+                .iter()
+                .map(|warning| {
+                    tracing::warn!(warning = %warning, "docker engine could not apply part of the sandbox");
+                    Unenforced {
+                        limit: "docker-engine",
+                        reason: warning.clone(),
+                    }
+                })
+                .collect(),
             egress,
         };
         if let Err(e) = child.attach_and_start(command).await {
@@ -214,9 +227,10 @@ impl SandboxChild for DockerChild {
         self.stdio.stderr.take()
     }
 
-    /// Docker enforces every limit of the policy itself (cgroups set by the engine).
+    /// What the engine said it could not apply when it created the container (its warnings,
+    /// e.g. a memory limit without swap accounting); everything else it enforces itself.
     fn unenforced(&self) -> &[Unenforced] {
-        &[]
+        &self.unenforced
     }
 
     async fn wait(&mut self) -> Result<ExitReport, SandboxError> {

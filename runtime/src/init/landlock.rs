@@ -13,6 +13,7 @@ use super::plan::InitPlan;
 /// The newest ABI whose rights were reviewed for this policy. Best-effort compatibility
 /// enforces whatever subset the running kernel has.
 const REVIEWED_ABI: ABI = ABI::V6;
+const _: () = assert!(super::LANDLOCK_REVIEWED_ABI == REVIEWED_ABI as i64);
 
 /// Device nodes a program may use (bubblewrap's `--dev` creates only harmless ones).
 const DEVICES: &[&str] = &[
