@@ -21,6 +21,7 @@ mod allowlist;
 mod body;
 mod events;
 mod idle;
+mod redact;
 mod replay;
 mod resolve;
 mod secrets;

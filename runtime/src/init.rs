@@ -26,10 +26,12 @@ pub const PATH_INSIDE: &str = "/run/clawc/init";
 /// The Landlock ABI whose rights init's rules were reviewed for (see `init/landlock.rs`).
 pub const LANDLOCK_REVIEWED_ABI: i64 = 6;
 
-/// Tasks init itself holds in the sandbox (its main thread and the egress bridge's acceptor),
-/// added by the backends to the program's `pids` budget. Each open proxy connection adds two
-/// bridge threads, which the program's budget pays for.
-pub const OWN_TASKS: u32 = 2;
+/// Tasks init itself holds in the sandbox — its main thread, and the egress bridge's acceptor
+/// when the sandbox has network — added by the backends to the program's `pids` budget. Each
+/// open proxy connection adds two bridge threads, which the program's budget pays for.
+pub fn own_tasks(network: bool) -> u32 {
+    1 + u32::from(network)
+}
 
 /// How to start the init executable on the host side; it is bind-mounted read-only into the
 /// sandbox, so it must be a file the sandboxing user can read.

@@ -110,7 +110,10 @@ struct LimitPlan {
 fn plan_limits(policy: &Policy) -> LimitPlan {
     // `pids` is the program's budget; the sandbox also holds init and its bridge acceptor.
     let limits = &crate::policy::Limits {
-        pids: policy.limits.pids.saturating_add(crate::init::OWN_TASKS),
+        pids: policy
+            .limits
+            .pids
+            .saturating_add(crate::init::own_tasks(policy.network.is_enabled())),
         ..policy.limits
     };
     let (cgroups, coverage, refusals) = Cgroups::create(limits);

@@ -36,6 +36,8 @@ struct Rule {
     value: String,
     encoded_value: String,
     hosts: Vec<HostRule>,
+    /// The hosts the spec lets this secret reach over plain HTTP (a LAN appliance).
+    plaintext_hosts: Vec<HostRule>,
     injection: Prepared,
 }
 
@@ -79,6 +81,11 @@ impl Secrets {
                     value: rule.value.0.clone(),
                     encoded_value: utf8_percent_encode(&rule.value.0, QUERY_COMPONENT).to_string(),
                     hosts: rule.hosts.iter().map(|h| parse_host_rule(h)).collect(),
+                    plaintext_hosts: rule
+                        .plaintext_hosts
+                        .iter()
+                        .map(|h| parse_host_rule(h))
+                        .collect(),
                     injection,
                 })
             })
@@ -86,7 +93,80 @@ impl Secrets {
         Ok(Self { rules })
     }
 
-    /// Refuses a request that carries the placeholder of a secret not bound to `endpoint`.
+    /// Refuses a plain-HTTP request to a host a secret is bound to: it would carry the real
+    /// value unencrypted. Only a host the spec opted in for plain HTTP gets it.
+    pub(crate) fn check_transport(&self, endpoint: &Endpoint, tls: bool) -> Result<(), String> {
+        if tls {
+            return Ok(());
+        }
+        match self.rules.iter().find(|rule| {
+            rule.binds(endpoint)
+                && !rule
+                    .plaintext_hosts
+                    .iter()
+                    .any(|host| host.matches(endpoint))
+        }) {
+            Some(rule) => Err(format!(
+                "secret `{}` is sent only over TLS: use https://{}/ (plain HTTP to {endpoint} \
+                 would carry it unencrypted, and the spec does not allow that for this host)",
+                rule.name,
+                endpoint.host_for_url()
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// `value` with every real secret value (raw or percent-encoded) masked by as many `*`:
+    /// what an upstream echoes back never reaches the sandbox. Same length, so a response's
+    /// `Content-Length` stays true and nothing is re-framed.
+    pub(crate) fn mask_values(&self, value: &[u8]) -> Option<Vec<u8>> {
+        let mut out = value.to_vec();
+        let mut changed = false;
+        for rule in &self.rules {
+            for needle in [&rule.value, &rule.encoded_value] {
+                if contains(&out, needle.as_bytes()) {
+                    out = replace_all(&out, needle.as_bytes(), &mask(needle.len()));
+                    changed = true;
+                }
+            }
+        }
+        changed.then_some(out)
+    }
+
+    /// The length of the longest real value (raw or encoded), `None` without secrets.
+    pub(crate) fn longest_value(&self) -> Option<usize> {
+        self.rules
+            .iter()
+            .flat_map(|rule| [rule.value.len(), rule.encoded_value.len()])
+            .filter(|len| *len > 0)
+            .max()
+    }
+
+    /// Masks the part of `bytes` that no later byte can change, leaving the last `keep`
+    /// unread bytes (a value may continue in them) for the next call. A value that starts
+    /// before that tail lies wholly inside `bytes`, since `keep` is one less than the longest.
+    pub(crate) fn mask_prefix(&self, bytes: &[u8], keep: usize) -> (Vec<u8>, Vec<u8>) {
+        let cut = bytes.len().saturating_sub(keep);
+        let mut out = Vec::with_capacity(cut);
+        let mut at = 0;
+        'scan: while at < cut {
+            for rule in &self.rules {
+                for needle in [rule.value.as_bytes(), rule.encoded_value.as_bytes()] {
+                    if !needle.is_empty() && bytes[at..].starts_with(needle) {
+                        out.extend_from_slice(&mask(needle.len()));
+                        at += needle.len();
+                        continue 'scan;
+                    }
+                }
+            }
+            out.push(bytes[at]);
+            at += 1;
+        }
+        (out, bytes[at.min(bytes.len())..].to_vec())
+    }
+
+    /// Refuses a request that carries the placeholder — or the real value — of a secret not
+    /// bound to `endpoint`.
     pub(crate) fn check_placeholders(
         &self,
         endpoint: &Endpoint,
@@ -96,27 +176,32 @@ impl Secrets {
             if rule.placeholder.is_empty() || rule.binds(endpoint) {
                 continue;
             }
-            let needle = rule.placeholder.as_bytes();
             let decoded_url: Vec<u8> =
                 percent_decode(parts.path_and_query.replace('+', " ").as_bytes()).collect();
             let decoded_body: Vec<u8> = percent_decode(parts.body).collect();
-            let found_in = if contains(parts.path_and_query.as_bytes(), needle)
-                || contains(&decoded_url, needle)
-            {
-                Some("URL")
-            } else if parts.headers.iter().any(|(name, value)| {
-                contains(name.as_str().as_bytes(), needle) || contains(value.as_bytes(), needle)
-            }) {
-                Some("headers")
-            } else if contains(parts.body, needle) || contains(&decoded_body, needle) {
-                Some("body")
-            } else {
-                None
-            };
+            let found_in = [&rule.placeholder, &rule.value, &rule.encoded_value]
+                .into_iter()
+                .map(|needle| needle.as_bytes())
+                .find_map(|needle| {
+                    if contains(parts.path_and_query.as_bytes(), needle)
+                        || contains(&decoded_url, needle)
+                    {
+                        Some("URL")
+                    } else if parts.headers.iter().any(|(name, value)| {
+                        contains(name.as_str().as_bytes(), needle)
+                            || contains(value.as_bytes(), needle)
+                    }) {
+                        Some("headers")
+                    } else if contains(parts.body, needle) || contains(&decoded_body, needle) {
+                        Some("body")
+                    } else {
+                        None
+                    }
+                });
             if let Some(place) = found_in {
                 return Err(format!(
-                    "the request's {place} carry the placeholder of secret `{}`, which may only be \
-                     sent to {}",
+                    "the request's {place} carry the placeholder or value of secret `{}`, which may \
+                     only be sent to {}",
                     rule.name,
                     rule.host_list()
                 ));
@@ -169,11 +254,15 @@ impl Secrets {
     }
 }
 
+impl HostRule {
+    fn matches(&self, endpoint: &Endpoint) -> bool {
+        self.port.is_none_or(|port| port == endpoint.port) && self.name.matches(&endpoint.host)
+    }
+}
+
 impl Rule {
     fn binds(&self, endpoint: &Endpoint) -> bool {
-        self.hosts.iter().any(|host| {
-            host.port.is_none_or(|port| port == endpoint.port) && host.name.matches(&endpoint.host)
-        })
+        self.hosts.iter().any(|host| host.matches(endpoint))
     }
 
     fn host_list(&self) -> String {
@@ -257,6 +346,22 @@ fn with_query_param(path_and_query: &str, name: &str, pair: &str) -> String {
         .collect();
     params.push(pair);
     format!("{path}?{}", params.join("&"))
+}
+
+fn mask(len: usize) -> Vec<u8> {
+    vec![b'*'; len]
+}
+
+fn replace_all(haystack: &[u8], needle: &[u8], with: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(haystack.len());
+    let mut rest = haystack;
+    while let Some(at) = rest.windows(needle.len()).position(|w| w == needle) {
+        out.extend_from_slice(&rest[..at]);
+        out.extend_from_slice(with);
+        rest = &rest[at + needle.len()..];
+    }
+    out.extend_from_slice(rest);
+    out
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {

@@ -367,6 +367,11 @@ impl Shared {
         if let Err(reason) = self.allowlist.check(endpoint) {
             return self.refuse(&method, Some(endpoint), path, StatusCode::FORBIDDEN, reason);
         }
+        // Replay too: the acceptance harness must refuse what a live run would.
+        let tls = target.scheme == super::target::Scheme::Https;
+        if let Err(reason) = self.secrets.check_transport(endpoint, tls) {
+            return self.refuse(&method, Some(endpoint), path, StatusCode::FORBIDDEN, reason);
+        }
         let (parts, body) = request.into_parts();
         let body = match Limited::new(body, self.limits.max_request_body)
             .collect()
@@ -503,7 +508,12 @@ impl Shared {
                 );
                 let (mut parts, body) = response.into_parts();
                 strip_hop_by_hop(&mut parts.headers);
-                Response::from_parts(parts, body.map_err(Into::into).boxed())
+                super::redact::headers(&self.secrets, &mut parts.headers);
+                let body = super::redact::body(
+                    Arc::clone(&self.secrets),
+                    body.map_err(Into::into).boxed(),
+                );
+                Response::from_parts(parts, body)
             }
             Err(err) => {
                 self.record(

@@ -71,6 +71,27 @@ async fn record_and_answer(request: Request<Incoming>, seen: SeenLog) -> Respons
             .collect(),
         body: body.to_vec(),
     });
+    // `/echo`: an upstream that repeats the credential it got — in a redirect, another header
+    // and an error page — as careless services do.
+    if parts.uri.path().starts_with("/echo") {
+        let auth = parts
+            .headers
+            .get("authorization")
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .unwrap_or_default();
+        let token = auth.trim_start_matches("Bearer ");
+        let page = format!("<p>bad request with {auth}; token={token}</p>");
+        return Response::builder()
+            .status(302)
+            .header(
+                "location",
+                format!("https://elsewhere.test/login?t={token}"),
+            )
+            .header("x-debug-auth", auth.clone())
+            .header("content-length", page.len())
+            .body(Full::new(Bytes::from(page)))
+            .unwrap();
+    }
     Response::new(Full::new(Bytes::from_static(b"hello from upstream")))
 }
 
@@ -177,6 +198,14 @@ fn header_secret(hosts: &[&str]) -> SecretRule {
         },
         hosts: hosts.iter().map(|h| (*h).to_owned()).collect(),
         plaintext_hosts: Vec::new(),
+    }
+}
+
+/// A secret the policy lets reach `hosts` over plain HTTP (the spec's explicit opt-in).
+fn plaintext_secret(hosts: &[&str]) -> SecretRule {
+    SecretRule {
+        plaintext_hosts: hosts.iter().map(|h| (*h).to_owned()).collect(),
+        ..header_secret(hosts)
     }
 }
 
@@ -406,7 +435,8 @@ async fn credentials_are_injected_on_the_secrets_host_and_never_logged() {
     let (upstream, seen) = http_upstream().await;
     let port = upstream.port();
     let mut policy = live(vec![allow("service.test", port)]);
-    policy.secrets = vec![header_secret(&["service.test"])];
+    // A plain-HTTP upstream gets the credential only because the policy opts in for it.
+    policy.secrets = vec![plaintext_secret(&["service.test"])];
     let proxy = start(policy, vec![]).await;
     let response = get(
         &proxy,
@@ -434,7 +464,7 @@ async fn query_injection_replaces_the_parameter_and_events_keep_the_placeholder(
         injection: Injection::Query {
             name: "api_key".to_owned(),
         },
-        ..header_secret(&["service.test"])
+        ..plaintext_secret(&["service.test"])
     }];
     let proxy = start(policy, vec![]).await;
     let url = format!("http://service.test:{port}/q?api_key={PLACEHOLDER}&city=Oslo");
@@ -471,7 +501,7 @@ async fn a_placeholder_sent_to_another_host_is_refused_wherever_it_hides() {
     for response in [&in_header, &in_url, &in_body] {
         assert_eq!(status(response), 403, "{response}");
         assert!(
-            response.contains("placeholder of secret `gh_token`"),
+            response.contains("placeholder or value of secret `gh_token`"),
             "{response}"
         );
     }
@@ -849,4 +879,85 @@ async fn each_request_resolves_once_and_connects_to_the_vetted_address() {
     assert_eq!(status(&second), 403, "{second}");
     assert!(second.contains("cloud metadata"), "{second}");
     assert_eq!(seen.lock().unwrap().len(), 1);
+}
+
+/// A plain-HTTP request to a secret's host would carry the secret unencrypted: refused and
+/// recorded, on port 443 and port 80 alike, live and in replay, unless the policy opts in.
+#[tokio::test]
+async fn plain_http_to_a_secrets_host_is_refused_without_the_opt_in() {
+    let (upstream, seen) = http_upstream().await;
+    let port = upstream.port();
+    let mut policy = live(vec![
+        allow("service.test", port),
+        allow("service.test", 443),
+        allow("service.test", 80),
+    ]);
+    policy.secrets = vec![header_secret(&["service.test"])];
+    let proxy = start(policy, vec![]).await;
+    for url in [
+        format!("http://service.test:{port}/user"),
+        "http://service.test:443/user".to_owned(),
+        "http://service.test:80/user".to_owned(),
+    ] {
+        let response = get(&proxy, &url, "").await;
+        assert_eq!(status(&response), 403, "{url}: {response}");
+        assert!(response.contains("only over TLS"), "{response}");
+    }
+    let events = proxy.shutdown().await;
+    assert_eq!(events.len(), 3, "{events:?}");
+    assert!(denial(&events).contains("secret `gh_token` is sent only over TLS"));
+    assert!(
+        seen.lock().unwrap().is_empty(),
+        "nothing reached the upstream"
+    );
+
+    let replay = NetworkPolicy {
+        allow: vec![allow("api.replay.test", 80)],
+        mode: EgressMode::Replay(vec![fixture("GET", "http://api.replay.test/x", None, "1")]),
+        secrets: vec![header_secret(&["api.replay.test"])],
+        ..NetworkPolicy::default()
+    };
+    let proxy = start(replay, vec![]).await;
+    let response = get(&proxy, "http://api.replay.test/x", "").await;
+    assert_eq!(status(&response), 403, "{response}");
+    proxy.shutdown().await;
+}
+
+/// What an upstream echoes back of the real value (in `Location`, another header, the body)
+/// never reaches the sandbox; and a real value sent onward to another host is refused.
+#[tokio::test]
+async fn echoed_secret_values_are_masked_and_never_sent_onward() {
+    let (upstream, seen) = http_upstream().await;
+    let port = upstream.port();
+    let mut policy = live(vec![allow("service.test", port), allow("other.test", port)]);
+    policy.secrets = vec![plaintext_secret(&["service.test"])];
+    let proxy = start(policy, vec![]).await;
+    let response = get(&proxy, &format!("http://service.test:{port}/echo"), "").await;
+    assert_eq!(status(&response), 302, "{response}");
+    assert!(!response.contains(SECRET), "{response}");
+    let mask = "*".repeat(SECRET.len());
+    assert!(
+        response
+            .to_ascii_lowercase()
+            .contains(&format!("location: https://elsewhere.test/login?t={mask}")),
+        "{response}"
+    );
+    assert!(
+        response.contains(&format!("token={mask}</p>")),
+        "{response}"
+    );
+    // The upstream did get the real value: the mask above hides something that was there.
+    assert_eq!(
+        seen.lock().unwrap()[0].header("authorization"),
+        Some(format!("Bearer {SECRET}").as_str())
+    );
+    let onward = get(
+        &proxy,
+        &format!("http://other.test:{port}/?leak={SECRET}"),
+        "",
+    )
+    .await;
+    assert_eq!(status(&onward), 403, "{onward}");
+    proxy.shutdown().await;
+    assert_eq!(seen.lock().unwrap().len(), 1, "other.test received nothing");
 }

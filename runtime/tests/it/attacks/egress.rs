@@ -221,7 +221,9 @@ pub async fn placeholder_to_wrong_host(cx: Ctx) {
             template: "Bearer {value}".into(),
         },
         hosts: vec!["127.0.0.1".into()],
-        plaintext_hosts: Vec::new(),
+        // A plain-HTTP loopback catcher stands in for the real host: only the explicit opt-in
+        // lets the value travel without TLS (see `secret_over_plain_http` for the refusal).
+        plaintext_hosts: vec!["127.0.0.1".into()],
     });
     policy.env.insert("API_TOKEN".into(), placeholder.clone());
 
@@ -281,4 +283,53 @@ pub async fn placeholder_to_wrong_host(cx: Ctx) {
         .all(|r| !r.contains(&placeholder) && !r.contains(&secret)));
     let other_ip: IpAddr = other.addr.ip();
     assert_denial_for(&out, &other_ip.to_string(), other.addr.port());
+}
+
+/// A plain-HTTP request to a secret's host — on its own port, on 443, on 80 — would carry the
+/// secret unencrypted: the proxy refuses each before connecting anywhere and records it; the
+/// host's listener receives nothing and the value never appears.
+pub async fn secret_over_plain_http(cx: Ctx) {
+    let owner = HttpCatcher::at("127.0.0.3");
+    let secret = token("realsecret");
+    let ip = owner.addr.ip().to_string();
+    let mut policy = base_policy();
+    for port in [owner.addr.port(), 443, 80] {
+        allow(&mut policy, &ip, port);
+    }
+    policy.network.allow_ips.push(owner.addr.ip());
+    policy.network.secrets.push(SecretRule {
+        name: "api_token".into(),
+        placeholder: token("PLACEHOLDER"),
+        value: SecretValue(secret.clone()),
+        injection: Injection::Header {
+            name: "Authorization".into(),
+            template: "Bearer {value}".into(),
+        },
+        hosts: vec![ip.clone()],
+        plaintext_hosts: Vec::new(),
+    });
+    let requests: Vec<String> = [owner.addr.port(), 443, 80]
+        .iter()
+        .map(|port| get(&format!("http://{ip}:{port}/x"), &format!("{ip}:{port}")))
+        .collect();
+    let out = cx.run(&script(&requests), &policy).await;
+    out.assert_completed()
+        .assert_denied("req0")
+        .assert_denied("req1")
+        .assert_denied("req2")
+        .assert_absent(&secret);
+    assert!(
+        owner.requests().is_empty(),
+        "the secret's host was reached over plain HTTP"
+    );
+    for port in [owner.addr.port(), 443, 80] {
+        assert_denial_for(&out, &ip, port);
+    }
+    assert!(
+        denials(&out)
+            .iter()
+            .all(|event| format!("{:?}", event.outcome).contains("only over TLS")),
+        "{:?}",
+        denials(&out)
+    );
 }
