@@ -159,19 +159,103 @@ impl spec_lang::World for FsWorld {
                 "fixture paths must be relative and stay inside the spec's directory".into(),
             );
         }
-        let full = self.base.join(relative);
-        let meta = fs::metadata(&full).map_err(|e| describe(&e))?;
+        let names: Vec<&std::ffi::OsStr> = relative
+            .components()
+            .filter_map(|c| match c {
+                Component::Normal(name) => Some(name),
+                _ => None,
+            })
+            .collect();
+        let file = open_beneath(&self.base, &names).map_err(|e| describe(&e))?;
+        // One open, then everything from that descriptor: what is checked is what is read,
+        // whatever happens to the path meanwhile.
+        let meta = file.metadata().map_err(|e| describe(&e))?;
         if !meta.is_file() {
             return Err("not a regular file".into());
         }
-        if meta.len() > MAX_FIXTURE_BYTES {
-            return Err(format!(
+        let too_large = || {
+            format!(
                 "larger than the {} MiB fixture limit",
                 MAX_FIXTURE_BYTES >> 20
-            ));
+            )
+        };
+        if meta.len() > MAX_FIXTURE_BYTES {
+            return Err(too_large());
         }
-        fs::read(&full).map_err(|e| describe(&e))
+        // Bounded even if the file grows after the fstat.
+        let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+        io::Read::read_to_end(
+            &mut io::Read::take(&file, MAX_FIXTURE_BYTES + 1),
+            &mut bytes,
+        )
+        .map_err(|e| describe(&e))?;
+        if bytes.len() as u64 > MAX_FIXTURE_BYTES {
+            return Err(too_large());
+        }
+        Ok(bytes)
     }
+}
+
+/// Opens `base/names[0]/…/names[n]` refusing a symbolic link at every component after `base`
+/// (a spec from a pull request is hostile: `fixtures -> /home/me/.ssh` must not be read). Each
+/// directory is opened relative to the previous one with `O_NOFOLLOW`, so no component can be
+/// swapped for a link between a check and the use. FIFOs and devices open non-blocking and are
+/// then refused as "not a regular file".
+fn open_beneath(base: &Path, names: &[&std::ffi::OsStr]) -> io::Result<fs::File> {
+    use std::ffi::CString;
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use std::os::unix::ffi::OsStrExt;
+
+    let Some((last, dirs)) = names.split_last() else {
+        return Err(io::Error::from(io::ErrorKind::NotFound));
+    };
+    let mut dir: OwnedFd = fs::File::open(base)?.into();
+    let open_at = |dir: &OwnedFd, name: &std::ffi::OsStr, flags: libc::c_int| {
+        let name = CString::new(name.as_bytes())
+            .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+        // SAFETY: `dir` is an open descriptor and `name` a NUL-terminated string, both alive for
+        // the call; a non-negative result is a new descriptor that we own from here on.
+        let fd = unsafe {
+            libc::openat(
+                dir.as_raw_fd(),
+                name.as_ptr(),
+                flags | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+            )
+        };
+        if fd < 0 {
+            let error = io::Error::last_os_error();
+            // O_NOFOLLOW answers ELOOP on a link, and ENOTDIR with O_DIRECTORY: ask the
+            // directory what the name is, only to say so (the refusal does not depend on it).
+            let is_link = matches!(error.raw_os_error(), Some(libc::ELOOP | libc::ENOTDIR))
+                && is_symlink_at(dir, &name);
+            return Err(if is_link {
+                io::Error::other("a symbolic link (fixtures are never read through links)")
+            } else {
+                error
+            });
+        }
+        // SAFETY: `fd` was just returned by openat and nothing else owns it.
+        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    };
+    fn is_symlink_at(dir: &OwnedFd, name: &std::ffi::CStr) -> bool {
+        let mut stat = std::mem::MaybeUninit::<libc::stat>::uninit();
+        // SAFETY: valid descriptor, NUL-terminated name, and a buffer of the right type that
+        // is read only when the call succeeded.
+        let rc = unsafe {
+            libc::fstatat(
+                dir.as_raw_fd(),
+                name.as_ptr(),
+                stat.as_mut_ptr(),
+                libc::AT_SYMLINK_NOFOLLOW,
+            )
+        };
+        // SAFETY: fstatat returned 0, so it filled `stat`.
+        rc == 0 && unsafe { stat.assume_init() }.st_mode & libc::S_IFMT == libc::S_IFLNK
+    }
+    for name in dirs {
+        dir = open_at(&dir, name, libc::O_RDONLY | libc::O_DIRECTORY)?;
+    }
+    Ok(open_at(&dir, last, libc::O_RDONLY | libc::O_NONBLOCK)?.into())
 }
 
 fn describe(error: &io::Error) -> String {

@@ -129,3 +129,100 @@ fn unbalanced_braces() {
         b"integration unbalanced {\n  limits { memory 1MiB\n",
     );
 }
+
+/// A spec whose one example reads `fixtures/data.json`.
+const FIXTURE_SPEC: &str = r#"integration fx {
+  version "0.1.0"
+  summary "Reads a fixture."
+  target python
+  intent "Get it."
+  network { allow "api.example.com:443" }
+  tool get {
+    description "Get."
+    input { id: int }
+    output { ok: bool }
+  }
+  example "reads the fixture" {
+    call get { id: 1 }
+    http GET "https://api.example.com/x" -> 200 json file("fixtures/data.json")
+    expect { ok: true }
+  }
+}
+"#;
+
+/// Checks `fx.claw` in `dir`; returns (exit code, stdout).
+fn check_fixture_spec(dir: &std::path::Path) -> (Option<i32>, String) {
+    let output = clawc()
+        .arg("check")
+        .arg(dir.join("fx.claw"))
+        .output()
+        .expect("run clawc");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    (output.status.code(), stdout)
+}
+
+#[test]
+fn a_regular_fixture_is_read() {
+    let dir = scratch(&[
+        ("fx.claw", FIXTURE_SPEC.as_bytes()),
+        ("fixtures/data.json", b"{\"ok\": true}"),
+    ]);
+    let (code, stdout) = check_fixture_spec(dir.path());
+    assert_eq!(code, Some(0), "{stdout}");
+}
+
+/// A spec from a pull request must not make the checker read a host file through a link,
+/// neither as the fixture itself nor through a linked directory on the way.
+#[test]
+fn fixture_symlinks_to_host_files_are_refused() {
+    let secret = scratch(&[(
+        "secret.json",
+        b"{\"ok\": true, \"token\": \"host-secret-7f3a\"}",
+    )]);
+    for linked_dir in [false, true] {
+        let dir = scratch(&[("fx.claw", FIXTURE_SPEC.as_bytes())]);
+        if linked_dir {
+            std::fs::create_dir_all(secret.path().join("fixtures")).expect("mkdir");
+            std::fs::copy(
+                secret.path().join("secret.json"),
+                secret.path().join("fixtures/data.json"),
+            )
+            .expect("copy");
+            std::os::unix::fs::symlink(secret.path().join("fixtures"), dir.path().join("fixtures"))
+                .expect("symlink");
+        } else {
+            std::fs::create_dir(dir.path().join("fixtures")).expect("mkdir");
+            std::os::unix::fs::symlink(
+                secret.path().join("secret.json"),
+                dir.path().join("fixtures/data.json"),
+            )
+            .expect("symlink");
+        }
+        // Control: the link really leads to a readable file the bare OS would follow.
+        let through_link = std::fs::read_to_string(dir.path().join("fixtures/data.json"))
+            .expect("the link resolves");
+        assert!(through_link.contains("host-secret-7f3a"));
+
+        let (code, stdout) = check_fixture_spec(dir.path());
+        assert_eq!(code, Some(1), "linked_dir={linked_dir}: {stdout}");
+        assert!(
+            stdout.contains("symbolic link"),
+            "linked_dir={linked_dir}: the diagnostic names the link:\n{stdout}"
+        );
+        assert!(!stdout.contains("host-secret-7f3a"), "{stdout}");
+    }
+}
+
+#[test]
+fn a_fifo_fixture_is_refused_without_hanging() {
+    let dir = scratch(&[("fx.claw", FIXTURE_SPEC.as_bytes())]);
+    std::fs::create_dir(dir.path().join("fixtures")).expect("mkdir");
+    let status = std::process::Command::new("mkfifo")
+        .arg(dir.path().join("fixtures/data.json"))
+        .status()
+        .expect("mkfifo");
+    assert!(status.success());
+    let (code, stdout) = check_fixture_spec(dir.path());
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(stdout.contains("not a regular file"), "{stdout}");
+}
