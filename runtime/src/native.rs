@@ -25,6 +25,7 @@ use async_trait::async_trait;
 use crate::init::plan::{InitPlan, InitStatus};
 use crate::init::InitExe;
 use crate::policy::Policy;
+use crate::sandbox::output::OutputCap;
 use crate::sandbox::{
     BoxedRead, BoxedWrite, ExitReport, ExitStatus, LimitKind, Sandbox, SandboxChild,
     SandboxCommand, SandboxError, Stdio, Unenforced,
@@ -220,13 +221,20 @@ impl Sandbox for NativeSandbox {
             info_fd: info_write.as_raw_fd(),
         };
 
+        let mut output = OutputCap::new(policy.limits.output_bytes);
         let mut cmd = tokio::process::Command::new(&self.bwrap);
         cmd.args(layout.args())
             .args(&self.init.leading_args)
             .args(plan.to_args())
             .stdin(stdio(command.stdin))
-            .stdout(stdio(command.stdout))
-            .stderr(stdio(command.stderr))
+            .stdout(stdio(OutputCap::spawn_choice(
+                output.as_ref(),
+                command.stdout,
+            )))
+            .stderr(stdio(OutputCap::spawn_choice(
+                output.as_ref(),
+                command.stderr,
+            )))
             .kill_on_drop(true);
         let inherited = [
             seccomp_deny.as_raw_fd(),
@@ -268,8 +276,19 @@ impl Sandbox for NativeSandbox {
         Ok(Box::new(NativeChild {
             bwrap_pid: child.id(),
             stdin: child.stdin.take().map(|s| Box::new(s) as BoxedWrite),
-            stdout: child.stdout.take().map(|s| Box::new(s) as BoxedRead),
-            stderr: child.stderr.take().map(|s| Box::new(s) as BoxedRead),
+            stdout: OutputCap::route(
+                output.as_mut(),
+                command.stdout,
+                child.stdout.take().map(|s| Box::new(s) as BoxedRead),
+                false,
+            ),
+            stderr: OutputCap::route(
+                output.as_mut(),
+                command.stderr,
+                child.stderr.take().map(|s| Box::new(s) as BoxedRead),
+                true,
+            ),
+            output,
             child,
             unenforced: limits.unenforced,
             cgroups: limits.cgroups,
@@ -290,6 +309,7 @@ struct NativeChild {
     stdin: Option<BoxedWrite>,
     stdout: Option<BoxedRead>,
     stderr: Option<BoxedRead>,
+    output: Option<OutputCap>,
     unenforced: Vec<Unenforced>,
     cgroups: Option<Cgroups>,
     egress: Option<egress::Egress>,
@@ -346,15 +366,36 @@ impl NativeChild {
 
     async fn finish(&mut self) -> Result<ExitReport, SandboxError> {
         let mut killed_by = None;
-        let bwrap_status =
-            match crate::sandbox::until(self.deadline.map(Into::into), self.child.wait()).await {
-                Some(status) => status?,
-                None => {
-                    self.kill_tree();
-                    killed_by = Some(LimitKind::Timeout);
-                    self.child.wait().await?
-                }
-            };
+        let ended = {
+            let wait = crate::sandbox::until(self.deadline.map(Into::into), self.child.wait());
+            match &self.output {
+                Some(output) => tokio::select! {
+                    ended = wait => Ok(ended),
+                    () = output.exceeded() => Err(LimitKind::Output),
+                },
+                None => Ok(wait.await),
+            }
+        };
+        let limit = match ended {
+            Ok(Some(status)) => Ok(status?),
+            Ok(None) => Err(LimitKind::Timeout),
+            Err(limit) => Err(limit),
+        };
+        let bwrap_status = match limit {
+            Ok(status) => status,
+            Err(limit) => {
+                self.kill_tree();
+                killed_by = Some(limit);
+                self.child.wait().await?
+            }
+        };
+        if let Some(output) = &mut self.output {
+            // Output cut off just before the program ended is still output over the limit.
+            if killed_by.is_none() && output.is_exceeded() {
+                killed_by = Some(LimitKind::Output);
+            }
+            output.drain().await;
+        }
         let init_status =
             read_available(&mut self.status).and_then(|text| InitStatus::decode(&text));
         if let Some(cgroups) = self.cgroups.take() {

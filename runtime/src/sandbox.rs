@@ -11,6 +11,8 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use crate::egress::EgressEvent;
 use crate::policy::Policy;
 
+pub(crate) mod output;
+
 /// What to run inside the sandbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SandboxCommand {

@@ -90,6 +90,7 @@ attack_suite! {
     limits::memory_hog_under_memory,
     limits::fill_tmp,
     limits::endless_loop_under_timeout,
+    limits::output_flood_under_output,
 }
 
 #[test]

@@ -64,6 +64,13 @@ impl Ctx {
                 self.case, u.limit, u.reason
             );
         }
+        if everything_must_be_enforced() {
+            assert!(
+                unenforced.is_empty(),
+                "{}: as root under CI every limit must be enforced, but the backend reports {unenforced:?}",
+                self.case
+            );
+        }
         let mut stdout = child.take_stdout().expect("stdout is piped");
         let mut stderr = child.take_stderr().expect("stderr is piped");
         // The sandbox's own timeout must fire first; this outer one only keeps a broken backend
@@ -124,6 +131,13 @@ impl Ctx {
         eprintln!("[{}] control run (no sandbox):\n{outcome:?}", self.case);
         outcome
     }
+}
+
+/// As root under CI every layer is available (cgroups included), so a backend reporting any
+/// limit unenforced there is a regression, not an environment's shortcoming.
+fn everything_must_be_enforced() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    crate::support::backends_required() && unsafe { libc::geteuid() } == 0
 }
 
 /// A program for the sandbox: Python (with the shared prelude) or POSIX sh.
