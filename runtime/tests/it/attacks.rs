@@ -57,6 +57,7 @@ attack_suite! {
     files::hardlink_out_of_writable_mount,
     files::proc_self_exe_overwrite,
     files::read_raw_devices,
+    files::mount_over_sandbox_paths,
     processes::host_env_canary,
     processes::see_host_processes,
     processes::signal_host_process,

@@ -337,3 +337,56 @@ pub async fn read_raw_devices(cx: Ctx) {
         out.assert_denied(&format!("dev{i}"));
     }
 }
+
+/// A planted init: if it ever ran, as PID 1 or as the program, it leaves `planted-ran` in the
+/// host folder it was mounted from (mounted writable, so it could).
+const PLANTED_INIT: &str =
+    "#!/bin/sh\necho pwned > \"$(dirname \"$0\")/../planted-ran\"\nexec \"$@\"\n";
+
+/// Mounts a host folder over paths the sandbox itself provides: `/run` (hiding init at
+/// `/run/clawc/init` behind a planted one), `/` itself, `/lib64` (the dynamic loader), `/usr`,
+/// `/etc/ssl/certs`'s ancestor `/etc`, `/tmp`, and `/run/clawc` directly. Each must be refused
+/// at spawn, by the backend itself, before anything runs.
+pub async fn mount_over_sandbox_paths(cx: Ctx) {
+    let dir = HostDir::new("plant");
+    std::fs::create_dir_all(dir.path().join("clawc")).expect("mkdir");
+    let planted = dir.file("clawc/init", PLANTED_INIT);
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&planted, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    let script = Script::sh("echo RESULT done yes");
+    for target in [
+        "/run",
+        "/",
+        "/lib64",
+        "/usr",
+        "/etc",
+        "/tmp",
+        "/run/clawc",
+        "/proc/sys",
+    ] {
+        let policy = with_mount(base_policy(), dir.path(), target, true);
+        let refusal = cx.spawn_refusal(&script, &policy).await;
+        let message = match refusal {
+            Some(e) => e.to_string(),
+            None => panic!("{}: a mount at {target} was accepted", cx.test_path()),
+        };
+        assert!(
+            message.contains(target),
+            "the refusal names the target {target}: {message}"
+        );
+    }
+    assert!(
+        !dir.path().join("planted-ran").exists(),
+        "the planted init ran"
+    );
+    // Control: the planted script works when started, so its absence of a trace means it
+    // never ran.
+    let ran = std::process::Command::new(&planted)
+        .arg("/bin/true")
+        .status()
+        .expect("run the planted init bare");
+    assert!(ran.success());
+    assert!(dir.path().join("planted-ran").exists());
+}

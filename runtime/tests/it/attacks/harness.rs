@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use claw_runtime::policy::{HostPattern, Mount, Policy};
-use claw_runtime::sandbox::{ExitReport, SandboxCommand, Unenforced};
+use claw_runtime::sandbox::{ExitReport, SandboxCommand, SandboxError, Unenforced};
 use claw_runtime::Sandbox;
 use tokio::io::AsyncReadExt;
 
@@ -46,6 +46,21 @@ impl Ctx {
             Backend::Docker => "docker",
         };
         format!("attacks::{module}::{}", self.case)
+    }
+
+    /// Starts `script` under `policy` and, if the backend accepts the policy, kills it at once:
+    /// for policies the backend must refuse before anything runs.
+    pub async fn spawn_refusal(&self, script: &Script, policy: &Policy) -> Option<SandboxError> {
+        let mut command = SandboxCommand::new(script.program, script.argv());
+        command.cwd = Some("/tmp".into());
+        match self.sandbox.spawn(command, policy).await {
+            Ok(mut child) => {
+                let _ = child.kill().await;
+                let _ = child.wait().await;
+                None
+            }
+            Err(e) => Some(e),
+        }
     }
 
     /// Runs `script` inside the sandbox under `policy`, collecting everything.
