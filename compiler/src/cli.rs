@@ -110,7 +110,7 @@ pub struct SandboxExec {
     /// Run under exactly this spec's lowered policy (network, secrets, mounts, limits,
     /// environment). Secrets come from CLAWC_SECRET_<INTEGRATION>__<NAME>, else
     /// CLAWC_SECRET_<NAME>. Excludes the policy flags below.
-    #[arg(long, value_name = "PATH", conflicts_with_all = ["allow", "mounts", "memory", "pids", "cpu", "timeout", "env"])]
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["allow", "mounts", "memory", "pids", "cpu", "timeout", "output", "env"])]
     pub spec: Option<PathBuf>,
     /// With `--spec`: the integration's configuration, a JSON object (schema defaults fill the
     /// rest; validated against the spec's config schema).
@@ -134,6 +134,10 @@ pub struct SandboxExec {
     /// Wall-clock limit in seconds.
     #[arg(long)]
     pub timeout: Option<f64>,
+    /// Bytes stdout and stderr may carry together (default 1 MiB, the spec default); the run is
+    /// killed when it writes more.
+    #[arg(long, value_name = "BYTES")]
+    pub output: Option<u64>,
     /// Set K=V in the program's environment (the host's is never passed).
     #[arg(long = "env", value_name = "K=V")]
     pub env: Vec<String>,

@@ -11,6 +11,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use crate::egress::EgressEvent;
 use crate::policy::Policy;
 
+pub mod fake;
 pub(crate) mod output;
 
 /// What to run inside the sandbox.

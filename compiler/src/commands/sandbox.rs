@@ -54,7 +54,13 @@ async fn run(args: SandboxExec, policy: Policy, global: &Global) -> i32 {
         Ok(sandbox) => sandbox,
         Err(e) => return setup_failed(&e),
     };
-    let (program, rest) = match args.command.split_first() {
+    run_in(sandbox.as_ref(), &args.command, &policy, global).await
+}
+
+/// Runs `argv` in `sandbox` with the caller's stdio, reports what the proxy refused and which
+/// limit ended the run, and returns the exit code.
+async fn run_in(sandbox: &dyn Sandbox, argv: &[String], policy: &Policy, global: &Global) -> i32 {
+    let (program, rest) = match argv.split_first() {
         Some(split) => split,
         None => {
             error("no program given after --");
@@ -65,7 +71,7 @@ async fn run(args: SandboxExec, policy: Policy, global: &Global) -> i32 {
     command.stdin = Stdio::Inherit;
     command.stdout = Stdio::Inherit;
     command.stderr = Stdio::Inherit;
-    let mut child = match sandbox.spawn(command, &policy).await {
+    let mut child = match sandbox.spawn(command, policy).await {
         Ok(child) => child,
         Err(e) => return setup_failed(&e),
     };
@@ -104,9 +110,11 @@ async fn backend(
 ) -> Result<Box<dyn Sandbox>, SandboxError> {
     let exe = std::env::current_exe()
         .map_err(|e| SandboxError::Setup(format!("cannot locate clawc itself: {e}")))?;
+    // Both backends start init as `/run/clawc/init`, a name by which clawc knows to be init
+    // (main.rs), so no subcommand goes in front of init's own arguments.
     let init = InitExe {
         path: exe,
-        leading_args: vec![INIT_SUBCOMMAND.to_owned()],
+        leading_args: Vec::new(),
     };
     Ok(match backend {
         Backend::Native => Box::new(NativeSandbox::new(init)?),
@@ -183,6 +191,12 @@ fn limits_from(args: &SandboxExec, defaults: Limits) -> Result<Limits, String> {
         }
         limits.cpu = cpu;
     }
+    if let Some(output) = args.output {
+        if output == 0 {
+            return Err("--output must be at least 1 byte".into());
+        }
+        limits.output_bytes = Some(output);
+    }
     if let Some(timeout) = args.timeout {
         limits.timeout = Some(
             Duration::try_from_secs_f64(timeout)
@@ -215,4 +229,65 @@ fn parse_mount(text: &str) -> Result<Mount, String> {
         target,
         writable,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use claw_runtime::sandbox::fake::{FakeRun, FakeSandbox};
+    use claw_runtime::sandbox::LimitKind;
+
+    fn quiet() -> Global {
+        Global {
+            color: crate::cli::ColorChoice::Never,
+            quiet: true,
+            verbose: 0,
+        }
+    }
+
+    fn argv(words: &[&str]) -> Vec<String> {
+        words.iter().map(|w| (*w).to_owned()).collect()
+    }
+
+    #[tokio::test]
+    async fn the_program_and_policy_reach_the_sandbox_and_its_code_comes_back() {
+        let sandbox = FakeSandbox::new([FakeRun::exits(3)]);
+        let mut policy = Policy::default();
+        policy.env.insert("A".into(), "1".into());
+        let code = run_in(&sandbox, &argv(&["/bin/prog", "x"]), &policy, &quiet()).await;
+        assert_eq!(code, 3);
+        let spawned = sandbox.spawned();
+        assert_eq!(spawned.len(), 1);
+        let (command, seen) = &spawned[0];
+        assert_eq!(command.program, "/bin/prog");
+        assert_eq!(command.args, ["x"]);
+        assert_eq!(command.stdout, Stdio::Inherit);
+        assert_eq!(seen, &policy);
+    }
+
+    #[tokio::test]
+    async fn a_limit_kill_exits_137_and_a_refused_policy_exits_125() {
+        let mut killed = FakeRun::exits(0);
+        killed.report.killed_by = Some(LimitKind::Output);
+        let sandbox = FakeSandbox::new([killed]);
+        let code = run_in(&sandbox, &argv(&["p"]), &Policy::default(), &quiet()).await;
+        assert_eq!(code, 137);
+
+        let mut policy = Policy::default();
+        policy.mounts.push(Mount {
+            source: "/srv".into(),
+            target: "/run".into(),
+            writable: false,
+        });
+        let code = run_in(&sandbox, &argv(&["p"]), &policy, &quiet()).await;
+        assert_eq!(code, exit::SANDBOX_SETUP);
+        assert!(
+            sandbox.spawned().len() == 1,
+            "the refused spawn ran nothing"
+        );
+        assert_eq!(
+            run_in(&sandbox, &[], &Policy::default(), &quiet()).await,
+            exit::USAGE
+        );
+    }
 }

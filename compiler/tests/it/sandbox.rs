@@ -142,6 +142,27 @@ fn timeout_exits_137() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("Timeout"));
 }
 
+/// Inherited stdout is captured too: a program printing past `--output` is cut off and killed.
+#[test]
+fn output_past_the_cap_exits_137() {
+    if !native_available() {
+        return;
+    }
+    let out = exec(
+        &["--output", "100"],
+        &[
+            "sh",
+            "-c",
+            "echo begin; yes 0123456789 | head -c 100000; echo end",
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(137), "{out:?}");
+    assert_eq!(out.stdout.len(), 100);
+    assert!(out.stdout.starts_with(b"begin\n"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Output limit reached"));
+}
+
 #[test]
 fn memory_limit_exits_137() {
     if !native_available() {

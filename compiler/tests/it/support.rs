@@ -6,7 +6,11 @@ use std::process::Command;
 
 pub fn clawc() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_clawc"));
-    cmd.env_remove("CLAWC_LOG").env("NO_COLOR", "1");
+    // As users run it: clawc is its own sandbox init, without the override CI sets for the
+    // runtime's suites (a test that wants one sets it again).
+    cmd.env_remove("CLAWC_LOG")
+        .env_remove("CLAWC_SANDBOX_INIT")
+        .env("NO_COLOR", "1");
     cmd
 }
 
