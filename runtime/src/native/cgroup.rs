@@ -428,9 +428,12 @@ fn create_v2(
     let mut settings = Vec::new();
     let mut coverage = Coverage::default();
     let mut refusals = Refusals::default();
+    // Either cause leaves the controller out of the new cgroup's `cgroup.controllers`: the
+    // parent's `cgroup.subtree_control` was not ours to write, or the cgroup above the parent
+    // never made the controller available to it (seen in the v2 VM, scripts/cgroup-v2-vm.sh).
     let missing = |controller: &str| {
         Some(format!(
-            "the `{controller}` controller is not delegated to {}",
+            "the `{controller}` controller is not available to child cgroups of {}: it is not delegated to it, or the cgroup above does not enable it",
             parent.display()
         ))
     };
@@ -532,8 +535,14 @@ fn delegate_v2(parent: &Path, owner: Owner) -> Result<(), String> {
             .filter(|pid| pid.trim().parse::<u32>().ok() != Some(owner.pid))
             .count();
         if others > 0 {
+            // SAFETY: geteuid only reads this process's credentials.
+            let hint = if unsafe { libc::geteuid() } == 0 {
+                "systemd-run --scope -p Delegate=yes"
+            } else {
+                "systemd-run --user --scope -p Delegate=yes"
+            };
             return Err(format!(
-                "{} holds other processes besides clawc, so cgroup v2 cannot give it child cgroups with controllers (the \"no internal processes\" rule); run clawc in a cgroup of its own, e.g. under `systemd-run --user --scope -p Delegate=yes`",
+                "{} holds other processes besides clawc, so cgroup v2 cannot give it child cgroups with controllers (the \"no internal processes\" rule); run clawc in a cgroup of its own, e.g. under `{hint}`",
                 parent.display()
             ));
         }
