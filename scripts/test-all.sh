@@ -15,6 +15,9 @@ echo "== release build (the clawc users run is the init every sandbox test uses)
 cargo build --release -p clawc --locked
 export CLAWC_SANDBOX_INIT="$PWD/target/release/clawc"
 
+echo "== cgroup v2 in a qemu VM (this machine's cgroups are hybrid; software emulation, budget 480 s)"
+scripts/cgroup-v2-vm.sh --clawc "$PWD/target/release/clawc"
+
 echo "== tests (as $(id -un))"
 cargo test --workspace --locked
 

@@ -132,7 +132,19 @@ fn plan_limits(policy: &Policy) -> LimitPlan {
     }
     // RLIMIT_NPROC set inside the sandbox's own user namespace counts only the sandbox's
     // processes, so it is a real per-sandbox pids limit, not just an approximation.
+    // Except for the host's root user, whom the kernel exempts from RLIMIT_NPROC
+    // (`INIT_USER` in kernel/fork.c): there, without a pids cgroup nothing limits the count.
     let rlimit_nproc = (!coverage.pids).then_some(u64::from(limits.pids));
+    // SAFETY: geteuid only reads this process's credentials.
+    if !coverage.pids && unsafe { libc::geteuid() } == 0 {
+        unenforced.push(Unenforced {
+            limit: "pids",
+            reason: format!(
+                "{}; RLIMIT_NPROC does not bind the root user, so nothing limits the sandbox's processes",
+                refusals.pids.clone().unwrap_or_default()
+            ),
+        });
+    }
     if !coverage.cpu {
         unenforced.push(Unenforced {
             limit: "cpu",
