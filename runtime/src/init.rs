@@ -13,7 +13,8 @@ mod supervise;
 use std::ffi::OsString;
 use std::fs::File;
 use std::io::Write;
-use std::os::fd::FromRawFd;
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 
 use plan::{InitPlan, InitStatus};
@@ -76,21 +77,60 @@ pub fn run_from_args(args: Vec<OsString>) -> i32 {
     if let Some(pipe) = &status_pipe {
         set_cloexec(pipe);
     }
-    let status = match run(&plan) {
-        Ok(status) => status,
-        Err(message) => {
-            complain(&message);
-            InitStatus::Failed(message)
+    // First of all, so the deadline counts from the start and a host that is already gone
+    // never sees its program run.
+    let deadline = plan
+        .timeout_ms
+        .map(|ms| std::time::Instant::now() + std::time::Duration::from_millis(ms));
+    let mut lifeline = match plan.lifeline.as_deref().map(UnixStream::connect) {
+        None => None,
+        Some(Ok(stream)) => Some(stream),
+        Some(Err(err)) => {
+            complain(&format!("lifeline to the host: {err}"));
+            return 125;
         }
     };
+    let watch = supervise::Watch {
+        deadline,
+        lifeline: lifeline
+            .as_ref()
+            .and_then(|stream| stream.try_clone().ok())
+            .map(OwnedFd::from),
+    };
+    if lifeline.is_some() && watch.lifeline.is_none() {
+        complain("lifeline to the host: cannot duplicate the connection");
+        return 125;
+    }
+    let (status, timed_out) = match run(&plan, watch) {
+        Ok(supervise::Ended::Program(status)) => (status, false),
+        Ok(supervise::Ended::TimedOut) => (InitStatus::Signaled(libc::SIGKILL), true),
+        Ok(supervise::Ended::HostGone) => {
+            let message = "the host (clawc) went away: the sandbox was ended".to_owned();
+            complain(&message);
+            (InitStatus::Failed(message), false)
+        }
+        Err(message) => {
+            complain(&message);
+            (InitStatus::Failed(message), false)
+        }
+    };
+    let mut report = String::new();
+    if timed_out {
+        report.push_str(plan::TIMED_OUT);
+        report.push('\n');
+    }
+    report.push_str(&status.encode());
+    // Nobody to tell if the host stopped listening; the exit code still carries the status.
     if let Some(mut pipe) = status_pipe {
-        // Nobody to tell if the host stopped listening; the exit code still carries the status.
-        let _ = pipe.write_all(status.encode().as_bytes());
+        let _ = pipe.write_all(report.as_bytes());
+    }
+    if let Some(stream) = &mut lifeline {
+        let _ = stream.write_all(report.as_bytes());
     }
     status.exit_code()
 }
 
-fn run(plan: &InitPlan) -> Result<InitStatus, String> {
+fn run(plan: &InitPlan, watch: supervise::Watch) -> Result<supervise::Ended, String> {
     // Not dumpable: the program (same uid) cannot open /proc/1/mem, /proc/1/fd or attach to
     // init, which holds the status pipe. The program itself gets dumpable back at its exec.
     // SAFETY: prctl with constant arguments.
@@ -115,7 +155,7 @@ fn run(plan: &InitPlan) -> Result<InitStatus, String> {
         data: plan.rlimit_data,
         nproc: plan.rlimit_nproc,
     };
-    supervise::run_program(&plan.program, &plan.args, rlimits)
+    supervise::run_program(&plan.program, &plan.args, rlimits, watch)
         .map_err(|err| format!("supervise: {err}"))
 }
 

@@ -1,19 +1,32 @@
-//! One running container: waiting with the wall timeout, telling limit kills apart, and removing
-//! the container on every path — normal end, error, `kill`, or being dropped unwaited.
+//! One running container: waiting for its end, telling limit kills apart, and removing the
+//! container on every path — normal end, error, `kill`, or being dropped unwaited.
+//!
+//! The end is learnt from the engine's event stream (`oom`, `die` with the exit code,
+//! `destroy`), subscribed with a `since` before the container's creation: containers remove
+//! themselves when they end (`auto_remove`), so an inspect or a wait made afterwards could find
+//! nothing, while the engine's event buffer still replays what happened. How the program ended
+//! comes from init's report on the lifeline; the wall timeout is init's to enforce, and ours
+//! only as a backstop a little later.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use bollard::models::ContainerCreateBody;
-use bollard::query_parameters::{KillContainerOptions, RemoveContainerOptions};
+use bollard::query_parameters::{
+    EventsOptions, KillContainerOptions, RemoveContainerOptions, WaitContainerOptions,
+};
 use bollard::Docker;
 use futures_util::StreamExt;
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::egress::EgressSession;
+use super::lifeline::Lifeline;
 use super::streams::{self, AttachedStdio};
 use super::{setup_error, Engine, ENGINE_TIMEOUT_SECS};
+use crate::init::plan::InitStatus;
 use crate::policy::Policy;
 use crate::sandbox::{
     BoxedRead, BoxedWrite, ExitReport, ExitStatus, LimitKind, SandboxChild, SandboxCommand,
@@ -22,7 +35,20 @@ use crate::sandbox::{
 
 /// How long output still in flight after the exit may take to reach the caller.
 const OUTPUT_GRACE: Duration = Duration::from_secs(2);
+/// How long after the wall timeout we kill a container ourselves, should its init not have.
+const TIMEOUT_BACKSTOP: Duration = Duration::from_secs(2);
+/// How far back the event subscription reaches: before the creation, whatever the clocks say.
+const EVENTS_SLACK_SECS: u64 = 60;
 const SIGKILL: i32 = 9;
+
+/// What a spawn prepared for the container besides its body.
+pub(crate) struct Started {
+    pub lifeline: Lifeline,
+    /// The egress proxy serving this container, when the policy grants network.
+    pub egress: Option<EgressSession>,
+    /// Layers the runtime replaces (gVisor), reported with the engine's own warnings.
+    pub unenforced: Vec<Unenforced>,
+}
 
 /// A sandboxed program running in a Docker container.
 pub struct DockerChild {
@@ -32,14 +58,17 @@ pub struct DockerChild {
     timeout: Option<Duration>,
     /// Set at the start: the wall timeout counts from there.
     started: Instant,
+    /// Our backstop: the wall timeout plus [`TIMEOUT_BACKSTOP`].
     deadline: Option<Instant>,
     /// Set by [`SandboxChild::kill`]: the end is ours, not the program's.
     killed: bool,
-    /// The engine's warnings at creation: limits it could not apply.
+    /// The engine's warnings at creation (limits it could not apply), and the runtime's gaps.
     unenforced: Vec<Unenforced>,
     removed: bool,
-    /// The egress proxy serving this container, when the policy grants network.
     egress: Option<EgressSession>,
+    lifeline: Lifeline,
+    /// Follows the container's events until it is destroyed.
+    end: JoinHandle<End>,
 }
 
 impl std::fmt::Debug for DockerChild {
@@ -51,6 +80,15 @@ impl std::fmt::Debug for DockerChild {
     }
 }
 
+/// What the engine's events said about the container's end.
+#[derive(Debug, Default)]
+struct End {
+    oom: bool,
+    /// From the `die` event; `None` when the stream broke off before it.
+    exit_code: Option<i64>,
+    destroyed: bool,
+}
+
 impl DockerChild {
     /// Create the container, attach its stdio, start it. On any failure the container is
     /// removed before the error is returned.
@@ -59,16 +97,34 @@ impl DockerChild {
         body: ContainerCreateBody,
         command: &SandboxCommand,
         policy: &Policy,
-        egress: Option<EgressSession>,
+        prepared: Started,
     ) -> Result<Self, SandboxError> {
         let image = body.image.clone().unwrap_or_default();
+        let since = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or_default()
+            .saturating_sub(EVENTS_SLACK_SECS);
         let created = engine
             .docker
             .create_container(None, body)
             .await
             .map_err(|e| setup_error(engine, &image, e))?;
+        let mut unenforced: Vec<Unenforced> = created
+            .warnings
+            .iter()
+            .map(|warning| {
+                tracing::warn!(warning = %warning, "docker engine could not apply part of the sandbox");
+                Unenforced {
+                    limit: "docker-engine",
+                    reason: warning.clone(),
+                }
+            })
+            .collect();
+        unenforced.extend(prepared.unenforced);
         let now = Instant::now();
         let mut child = Self {
+            end: tokio::spawn(watch_end(engine.docker.clone(), created.id.clone(), since)),
             container: Container {
                 docker: engine.docker.clone(),
                 id: created.id,
@@ -77,21 +133,12 @@ impl DockerChild {
             stdio: AttachedStdio::default(),
             timeout: policy.limits.timeout,
             started: now,
-            deadline: policy.limits.timeout.map(|t| now + t),
+            deadline: None,
             killed: false,
             removed: false,
-            unenforced: created
-                .warnings
-                .iter()
-                .map(|warning| {
-                    tracing::warn!(warning = %warning, "docker engine could not apply part of the sandbox");
-                    Unenforced {
-                        limit: "docker-engine",
-                        reason: warning.clone(),
-                    }
-                })
-                .collect(),
-            egress,
+            unenforced,
+            egress: prepared.egress,
+            lifeline: prepared.lifeline,
         };
         if let Err(e) = child.attach_and_start(command).await {
             let error = setup_error(engine, &image, e);
@@ -110,7 +157,7 @@ impl DockerChild {
         self.stdio = streams::attach(docker, id, command).await?;
         docker.start_container(id, None).await?;
         self.started = Instant::now();
-        self.deadline = self.timeout.map(|t| self.started + t);
+        self.deadline = self.timeout.map(|t| self.started + t + TIMEOUT_BACKSTOP);
         Ok(())
     }
 
@@ -120,42 +167,61 @@ impl DockerChild {
         }
         let Container { docker, id } = &self.container;
         match docker.remove_container(id, Some(force_remove())).await {
+            // 404: gone; 409: its own removal (auto_remove) is under way.
             Ok(())
             | Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 404, ..
+                status_code: 404 | 409,
+                ..
             }) => self.removed = true,
             Err(e) => tracing::warn!(container = %id, "could not remove container: {e}"),
         }
     }
 
-    /// Wait for the end under the deadline and say how it ended. The caller removes.
+    /// Wait for the end, killing at our backstop deadline, and say how it ended.
     async fn run_to_end(&mut self) -> Result<ExitReport, SandboxError> {
-        let (status, killed_by) =
-            match crate::sandbox::until(self.deadline, self.container.exit_code()).await {
-                Some(code) => {
-                    let code = code?;
-                    let killed_by = self
-                        .container
-                        .oom_killed()
-                        .await?
-                        .then_some(LimitKind::Memory);
-                    let status = if self.killed {
-                        ExitStatus::Signal(SIGKILL)
-                    } else {
-                        ExitStatus::Code(i32::try_from(code).unwrap_or(i32::MAX))
-                    };
-                    (status, killed_by)
-                }
-                None => {
-                    self.container.kill().await?;
-                    (ExitStatus::Signal(SIGKILL), Some(LimitKind::Timeout))
-                }
-            };
+        let mut backstop_hit = false;
+        let end = match crate::sandbox::until(self.deadline, &mut self.end).await {
+            Some(end) => end,
+            None => {
+                backstop_hit = true;
+                self.container.kill().await?;
+                (&mut self.end).await
+            }
+        };
+        let end = end.unwrap_or_default();
+        if end.destroyed {
+            self.removed = true;
+        }
+        let exit_code = match end.exit_code {
+            Some(code) => Some(code),
+            // The event stream broke off: ask the engine directly (nothing if already gone).
+            None => self.container.exit_code().await?,
+        };
         let elapsed = self.started.elapsed();
         self.stdio.finish(OUTPUT_GRACE).await;
+        let report = self.lifeline.report(OUTPUT_GRACE).await;
         let egress = match self.egress.take() {
             Some(session) => session.finish().await,
             None => Vec::new(),
+        };
+        let timed_out = backstop_hit || report.timed_out;
+        let killed_by = if timed_out {
+            Some(LimitKind::Timeout)
+        } else {
+            end.oom.then_some(LimitKind::Memory)
+        };
+        let status = if self.killed || timed_out {
+            ExitStatus::Signal(SIGKILL)
+        } else {
+            match report.status {
+                Some(InitStatus::Exited(code)) => ExitStatus::Code(code),
+                Some(InitStatus::Signaled(signal)) => ExitStatus::Signal(signal),
+                Some(InitStatus::Failed(message)) => {
+                    return Err(SandboxError::Setup(format!("sandbox init: {message}")))
+                }
+                // Init never reported: it was killed (by the OOM killer, say) or never ran.
+                None => unreported(exit_code, killed_by.is_some())?,
+            }
         };
         Ok(ExitReport {
             status,
@@ -166,6 +232,56 @@ impl DockerChild {
     }
 }
 
+/// The status of a container whose init did not report, from its exit code alone.
+fn unreported(exit_code: Option<i64>, limit_hit: bool) -> Result<ExitStatus, SandboxError> {
+    match exit_code {
+        _ if limit_hit => Ok(ExitStatus::Signal(SIGKILL)),
+        Some(code @ 129..=192) => Ok(ExitStatus::Signal(
+            i32::try_from(code - 128).unwrap_or(SIGKILL),
+        )),
+        Some(code) => Err(SandboxError::Setup(format!(
+            "the sandbox could not be set up: the container ended with {code} before init reported \
+             (the reason is on the sandbox's stderr)"
+        ))),
+        None => Err(engine_io(
+            "waiting for the container",
+            "its end was not reported",
+        )),
+    }
+}
+
+/// Follows the container's events (replayed from `since`, then live) until it is destroyed.
+async fn watch_end(docker: Docker, id: String, since: u64) -> End {
+    let options = EventsOptions {
+        since: Some(since.to_string()),
+        until: None,
+        filters: Some(HashMap::from([
+            ("container".to_owned(), vec![id]),
+            ("type".to_owned(), vec!["container".to_owned()]),
+        ])),
+    };
+    let mut events = docker.events(Some(options));
+    let mut end = End::default();
+    while let Some(Ok(event)) = events.next().await {
+        match event.action.as_deref() {
+            Some("oom") => end.oom = true,
+            Some("die") => {
+                end.exit_code = event
+                    .actor
+                    .and_then(|actor| actor.attributes)
+                    .and_then(|attributes| attributes.get("exitCode")?.parse().ok())
+                    .or(Some(-1));
+            }
+            Some("destroy") => {
+                end.destroyed = true;
+                break;
+            }
+            _ => {}
+        }
+    }
+    end
+}
+
 /// The engine's handle on one container. Kept apart from the stdio ends (which are not `Sync`) so
 /// the futures that talk to the engine stay `Send`.
 struct Container {
@@ -174,25 +290,27 @@ struct Container {
 }
 
 impl Container {
-    /// The program's exit code, from the engine.
-    async fn exit_code(&self) -> Result<i64, SandboxError> {
+    /// The container's exit code, waiting for it; `None` when it is already gone.
+    async fn exit_code(&self) -> Result<Option<i64>, SandboxError> {
         use bollard::errors::Error as E;
-        match self.docker.wait_container(&self.id, None).next().await {
-            Some(Ok(response)) => Ok(response.status_code),
+        let options = WaitContainerOptions {
+            condition: "not-running".into(),
+        };
+        match self
+            .docker
+            .wait_container(&self.id, Some(options))
+            .next()
+            .await
+        {
+            Some(Ok(response)) => Ok(Some(response.status_code)),
             // bollard reports non-zero exits as errors; for us they are just exit codes.
-            Some(Err(E::DockerContainerWaitError { code, .. })) => Ok(code),
+            Some(Err(E::DockerContainerWaitError { code, .. })) => Ok(Some(code)),
+            Some(Err(E::DockerResponseServerError {
+                status_code: 404, ..
+            })) => Ok(None),
             Some(Err(e)) => Err(engine_io("waiting for the container", e)),
             None => Err(engine_io("waiting for the container", "no answer")),
         }
-    }
-
-    async fn oom_killed(&self) -> Result<bool, SandboxError> {
-        let inspected = self
-            .docker
-            .inspect_container(&self.id, None)
-            .await
-            .map_err(|e| engine_io("inspecting the container", e))?;
-        Ok(inspected.state.and_then(|s| s.oom_killed).unwrap_or(false))
     }
 
     async fn kill(&self) -> Result<(), SandboxError> {
@@ -228,7 +346,7 @@ impl SandboxChild for DockerChild {
     }
 
     /// What the engine said it could not apply when it created the container (its warnings,
-    /// e.g. a memory limit without swap accounting); everything else it enforces itself.
+    /// e.g. a memory limit without swap accounting), and the layers a gVisor runtime replaces.
     fn unenforced(&self) -> &[Unenforced] {
         &self.unenforced
     }
@@ -255,6 +373,7 @@ impl Drop for DockerChild {
     /// shutting down or be the very thread we would block; joining keeps "always removed" true
     /// even when the process exits right after.
     fn drop(&mut self) {
+        self.end.abort();
         if self.removed {
             return;
         }

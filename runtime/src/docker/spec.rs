@@ -7,15 +7,14 @@ use std::path::Path;
 use bollard::models::{ContainerCreateBody, HostConfig, Mount as DockerMount, MountType};
 
 use super::egress::Egress;
-use crate::policy::{Mount, Policy};
+use super::supervisor::InitLaunch;
+use crate::policy::{Mount, Policy, BASE_ENV};
 use crate::sandbox::{SandboxCommand, SandboxError, Stdio};
 
 /// The user every container runs as: `nobody:nogroup`, never root.
 pub const SANDBOX_USER: &str = "65534:65534";
 /// Label on every container this backend creates, so leftovers can be found and swept.
 pub const SANDBOX_LABEL: &str = "io.clawc.sandbox";
-/// `PATH` inside when the policy sets none: the image's system directories only.
-const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 /// `env -i` starts the program with exactly the environment we list. Docker itself always adds
 /// `HOSTNAME` and `HOME`, which would break "the policy's env and nothing else".
 const CLEAN_ENV: [&str; 2] = ["/usr/bin/env", "-i"];
@@ -25,13 +24,22 @@ const CLEAN_ENV: [&str; 2] = ["/usr/bin/env", "-i"];
 pub struct ContainerPlan<'a> {
     pub image: &'a str,
     pub runtime: Option<&'a str>,
+    /// The caller's labels and the owner's (see `owner.rs`).
     pub labels: &'a [(String, String)],
     /// The seccomp profile as Docker's JSON (see `seccomp.rs`).
     pub seccomp: &'a str,
-    /// When the policy grants network: the init the command runs under, the mounts (proxy
-    /// socket, init) and the proxy variables it adds.
+    /// The init every container runs as PID 1, and its mounts.
+    pub init: &'a InitLaunch,
+    /// When the policy grants network: the proxy socket and the proxy variables.
     pub egress: Option<&'a Egress>,
+    /// The runtime is gVisor, whose own tasks count against the engine's pids limit.
+    pub gvisor: bool,
 }
+
+/// Host tasks gVisor itself holds in a container's pids cgroup (its Go runtime's threads, the
+/// gofer; measured here: 38 with one idle program), with room to spare. Each program process
+/// adds a stub process on top, hence the doubled budget under gVisor.
+pub const GVISOR_OWN_TASKS: u32 = 64;
 
 /// The create request for `command` under `policy`: no network, read-only root, all
 /// capabilities dropped, no privilege gain, an unprivileged user, the policy's limits, a sized
@@ -56,10 +64,21 @@ pub fn container_body(
     // machine-sized core count; the cast saturates beyond that.
     let nano_cpus = (limits.cpu * 1e9).round() as i64;
 
-    let extra_mounts = plan.egress.map(|e| e.mounts.as_slice()).unwrap_or_default();
-    let mut mounts = Vec::with_capacity(policy.mounts.len() + extra_mounts.len());
+    let extra_mounts = plan
+        .init
+        .mounts()
+        .iter()
+        .chain(plan.egress.map(|e| &e.mount));
+    let mut mounts = Vec::with_capacity(policy.mounts.len() + 3);
     for mount in policy.mounts.iter().chain(extra_mounts) {
         mounts.push(bind_mount(mount)?);
+    }
+    // `pids` is the program's budget; the container also holds init (and its bridge acceptor).
+    let mut pids = limits
+        .pids
+        .saturating_add(crate::init::own_tasks(policy.network.is_enabled()));
+    if plan.gvisor {
+        pids = pids.saturating_mul(2).saturating_add(GVISOR_OWN_TASKS);
     }
 
     let host_config = HostConfig {
@@ -73,7 +92,7 @@ pub fn container_body(
         memory: Some(memory),
         // Equal to `memory`: no swap on top, so the limit is the real ceiling.
         memory_swap: Some(memory),
-        pids_limit: Some(i64::from(limits.pids)),
+        pids_limit: Some(i64::from(pids)),
         nano_cpus: Some(nano_cpus),
         tmpfs: Some(HashMap::from([(
             "/tmp".to_string(),
@@ -81,27 +100,27 @@ pub fn container_body(
         )])),
         mounts: Some(mounts),
         runtime: plan.runtime.map(str::to_string),
+        // An ended container goes away by itself, also when no `clawc` is left to remove it
+        // (init ends it at the timeout or when `clawc` dies).
+        auto_remove: Some(true),
         ..Default::default()
     };
 
-    let mut env: Vec<(String, String)> = policy
-        .env
+    // The same environment as on every backend: the base, then the policy's variables, then
+    // the proxy settings (the only way out, so they win).
+    let mut env: std::collections::BTreeMap<String, String> = BASE_ENV
         .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .chain(plan.egress.iter().flat_map(|e| e.env.iter().cloned()))
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect();
-    if !env.iter().any(|(k, _)| k == "PATH") {
-        env.push(("PATH".into(), DEFAULT_PATH.into()));
-    }
+    env.extend(policy.env.clone());
+    env.extend(plan.egress.iter().flat_map(|e| e.env.iter().cloned()));
+    let env: Vec<(String, String)> = env.into_iter().collect();
 
     Ok(ContainerCreateBody {
         image: Some(plan.image.to_string()),
         // The image may name an entrypoint; the sandbox runs exactly our argv.
         entrypoint: Some(Vec::new()),
-        cmd: Some(match plan.egress {
-            Some(egress) => egress.init.wrap(argv(command, &env)?),
-            None => argv(command, &env)?,
-        }),
+        cmd: Some(plan.init.wrap(argv(command, &env)?)),
         user: Some(SANDBOX_USER.into()),
         hostname: Some("sandbox".into()),
         working_dir: Some(
@@ -178,22 +197,45 @@ fn bind_mount(mount: &Mount) -> Result<DockerMount, SandboxError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::docker::lifeline::Lifeline;
+    use crate::init::InitExe;
     use std::path::PathBuf;
 
-    fn plan() -> ContainerPlan<'static> {
+    /// A plan for `policy`, and the lifeline it refers to (kept alive alongside).
+    fn launch(policy: &Policy) -> (InitLaunch, Lifeline) {
+        let lifeline = Lifeline::listen().unwrap();
+        let init = InitExe {
+            // Any existing file: bind_mount canonicalises every source.
+            path: "/bin/sh".into(),
+            leading_args: Vec::new(),
+        };
+        (InitLaunch::new(&init, policy, &lifeline), lifeline)
+    }
+
+    fn plan(init: &InitLaunch) -> ContainerPlan<'_> {
         ContainerPlan {
             image: "img:tag",
             runtime: None,
             labels: &[],
             seccomp: "{}",
+            init,
             egress: None,
+            gvisor: false,
         }
     }
 
-    #[test]
-    fn hardening_flags_are_always_set() {
+    /// The argv after init's own part: what init runs.
+    fn program_argv(cmd: &[String]) -> &[String] {
+        let end = cmd.iter().position(|a| a == "--").unwrap();
+        &cmd[end + 1..]
+    }
+
+    #[tokio::test]
+    async fn hardening_flags_are_always_set() {
         let command = SandboxCommand::new("/bin/true", Vec::<String>::new());
-        let body = container_body(&command, &Policy::default(), &plan()).unwrap();
+        let policy = Policy::default();
+        let (init, _lifeline) = launch(&policy);
+        let body = container_body(&command, &policy, &plan(&init)).unwrap();
         let host = body.host_config.unwrap();
         assert_eq!(host.network_mode.as_deref(), Some("none"));
         assert_eq!(host.readonly_rootfs, Some(true));
@@ -207,37 +249,81 @@ mod tests {
         );
         assert_eq!(host.memory, host.memory_swap);
         assert_eq!(host.memory, Some(256 << 20));
-        assert_eq!(host.pids_limit, Some(64));
+        // The program's 64 plus init itself.
+        assert_eq!(
+            host.pids_limit,
+            Some(64 + i64::from(crate::init::own_tasks(false)))
+        );
         assert_eq!(host.nano_cpus, Some(1_000_000_000));
-        assert_eq!(host.mounts, Some(Vec::new()));
+        assert_eq!(host.auto_remove, Some(true));
+        let targets: Vec<_> = host
+            .mounts
+            .unwrap()
+            .into_iter()
+            .map(|m| (m.target.unwrap(), m.read_only))
+            .collect();
+        assert_eq!(
+            targets,
+            [
+                (crate::init::PATH_INSIDE.to_owned(), Some(true)),
+                (
+                    crate::docker::lifeline::SOCKET_IN_SANDBOX.to_owned(),
+                    Some(true)
+                )
+            ]
+        );
         assert_eq!(body.user.as_deref(), Some(SANDBOX_USER));
         assert_eq!(body.working_dir.as_deref(), Some("/tmp"));
+        let cmd = body.cmd.unwrap();
+        assert_eq!(cmd[0], crate::init::PATH_INSIDE, "init is PID 1");
         assert_eq!(
-            body.cmd.unwrap(),
+            program_argv(&cmd),
             [
                 "/usr/bin/env",
                 "-i",
                 "--",
+                "HOME=/tmp",
+                "LANG=C.UTF-8",
                 "PATH=/usr/local/bin:/usr/bin:/bin",
                 "/bin/true"
             ]
         );
     }
 
-    #[test]
-    fn policy_env_is_the_whole_environment() {
+    #[tokio::test]
+    async fn under_gvisor_the_pids_limit_makes_room_for_gvisor_itself() {
+        let command = SandboxCommand::new("/bin/true", Vec::<String>::new());
+        let policy = Policy::default();
+        let (init, _lifeline) = launch(&policy);
+        let plan = ContainerPlan {
+            gvisor: true,
+            ..plan(&init)
+        };
+        let body = container_body(&command, &policy, &plan).unwrap();
+        let budget = 64 + crate::init::own_tasks(false);
+        assert_eq!(
+            body.host_config.unwrap().pids_limit,
+            Some(i64::from(budget * 2 + GVISOR_OWN_TASKS))
+        );
+    }
+
+    #[tokio::test]
+    async fn policy_env_overrides_the_base_environment() {
         let mut policy = Policy::default();
         policy.env.insert("PATH".into(), "/usr/bin".into());
         policy.env.insert("A".into(), "1".into());
         let command = SandboxCommand::new("sh", ["-c", "env"]);
-        let body = container_body(&command, &policy, &plan()).unwrap();
+        let (init, _lifeline) = launch(&policy);
+        let body = container_body(&command, &policy, &plan(&init)).unwrap();
         assert_eq!(
-            body.cmd.unwrap(),
+            program_argv(&body.cmd.unwrap()),
             [
                 "/usr/bin/env",
                 "-i",
                 "--",
                 "A=1",
+                "HOME=/tmp",
+                "LANG=C.UTF-8",
                 "PATH=/usr/bin",
                 "sh",
                 "-c",
@@ -247,10 +333,12 @@ mod tests {
         assert_eq!(body.env, Some(Vec::new()));
     }
 
-    #[test]
-    fn bad_inputs_are_setup_errors() {
+    #[tokio::test]
+    async fn bad_inputs_are_setup_errors() {
+        let policy = Policy::default();
+        let (init, _lifeline) = launch(&policy);
         let command = SandboxCommand::new("A=B", Vec::<String>::new());
-        assert!(container_body(&command, &Policy::default(), &plan()).is_err());
+        assert!(container_body(&command, &policy, &plan(&init)).is_err());
 
         let mut policy = Policy::default();
         policy.mounts.push(Mount {
@@ -259,11 +347,11 @@ mod tests {
             writable: false,
         });
         let command = SandboxCommand::new("true", Vec::<String>::new());
-        let err = container_body(&command, &policy, &plan()).unwrap_err();
+        let err = container_body(&command, &policy, &plan(&init)).unwrap_err();
         assert!(err.to_string().contains("/nonexistent/clawc"), "{err}");
 
         let mut policy = Policy::default();
         policy.limits.cpu = f64::NAN;
-        assert!(container_body(&command, &policy, &plan()).is_err());
+        assert!(container_body(&command, &policy, &plan(&init)).is_err());
     }
 }

@@ -22,6 +22,13 @@ pub(crate) struct InitPlan {
     pub bridge_socket: Option<PathBuf>,
     /// Where init writes the program's final status (an fd inherited through bubblewrap).
     pub status_fd: Option<RawFd>,
+    /// A Unix socket the host listens on (Docker): init connects before anything else, writes
+    /// the final status there, and ends the sandbox when the host's end closes — the host
+    /// (clawc) died, so nothing of the sandbox may outlive it.
+    pub lifeline: Option<PathBuf>,
+    /// The wall timeout, enforced by init itself (Docker: a container must not outlive it even
+    /// when nobody on the host waits for it any more).
+    pub timeout_ms: Option<u64>,
     pub program: OsString,
     pub args: Vec<OsString>,
 }
@@ -32,6 +39,8 @@ const RLIMIT_DATA: &str = "--rlimit-data";
 const RLIMIT_NPROC: &str = "--rlimit-nproc";
 const BRIDGE: &str = "--bridge";
 const STATUS_FD: &str = "--status-fd";
+const LIFELINE: &str = "--lifeline";
+const TIMEOUT_MS: &str = "--timeout-ms";
 const END: &str = "--";
 
 impl InitPlan {
@@ -77,6 +86,12 @@ impl InitPlan {
         if let Some(fd) = self.status_fd {
             flag(STATUS_FD, fd.to_string().into());
         }
+        if let Some(socket) = &self.lifeline {
+            flag(LIFELINE, socket.clone().into_os_string());
+        }
+        if let Some(ms) = self.timeout_ms {
+            flag(TIMEOUT_MS, ms.to_string().into());
+        }
         out.push(END.into());
         out.push(self.program.clone());
         out.extend(self.args.iter().cloned());
@@ -103,6 +118,8 @@ impl InitPlan {
                 Some(RLIMIT_NPROC) => plan.rlimit_nproc = Some(number(&name, &value)?),
                 Some(BRIDGE) => plan.bridge_socket = Some(value.into()),
                 Some(STATUS_FD) => plan.status_fd = Some(number(&name, &value)?),
+                Some(LIFELINE) => plan.lifeline = Some(value.into()),
+                Some(TIMEOUT_MS) => plan.timeout_ms = Some(number(&name, &value)?),
                 _ => return Err(format!("unknown option {}", name.to_string_lossy())),
             }
         }
@@ -118,6 +135,10 @@ fn number<T: std::str::FromStr>(name: &OsStr, value: &OsStr) -> Result<T, String
         .and_then(|v| v.parse().ok())
         .ok_or_else(|| format!("{} needs a number", name.to_string_lossy()))
 }
+
+/// The line init writes before its status when it ended the program at the wall timeout (the
+/// status itself is then `signal 9`).
+pub(crate) const TIMED_OUT: &str = "timeout";
 
 /// How the program ended, as init saw it. Bubblewrap can only pass on an exit code (a signal
 /// becomes 128 + n), so init reports the real status on a pipe.
@@ -172,6 +193,8 @@ mod tests {
             rlimit_nproc: Some(16),
             bridge_socket: Some("/run/clawc/egress.sock".into()),
             status_fd: Some(9),
+            lifeline: Some("/run/clawc/lifeline.sock".into()),
+            timeout_ms: Some(30_000),
             program: "python3".into(),
             args: vec!["-c".into(), "--".into(), "--ro".into()],
         };

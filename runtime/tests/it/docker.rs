@@ -8,10 +8,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bollard::query_parameters::ListContainersOptions;
-use claw_runtime::docker::{DockerConfig, DockerSandbox, BASE_IMAGE};
+use claw_runtime::docker::{
+    DockerConfig, DockerSandbox, BASE_IMAGE, GVISOR_RUNTIME, OWNER_PID_LABEL, OWNER_START_LABEL,
+};
 use claw_runtime::egress::EgressOutcome;
 use claw_runtime::init::InitExe;
-use claw_runtime::policy::{HostPattern, Mount, Policy};
+use claw_runtime::policy::{Mount, Policy};
 use claw_runtime::sandbox::{ExitReport, ExitStatus, LimitKind, SandboxCommand, Stdio};
 use claw_runtime::{Sandbox, SandboxError};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -28,11 +30,27 @@ fn test_label() -> (String, String) {
     )
 }
 
+/// The in-sandbox init: `$CLAWC_SANDBOX_INIT` (the release `clawc`) when set, else the
+/// test build's `claw-sandbox-init`.
+fn init_exe() -> InitExe {
+    InitExe::from_env_or(InitExe {
+        path: PathBuf::from(env!("CARGO_BIN_EXE_claw-sandbox-init")),
+        leading_args: Vec::new(),
+    })
+}
+
 /// The backend with a fresh test label, or `None` (after `require` decided) when the engine or
 /// the image is missing.
 async fn docker() -> Option<DockerSandbox> {
+    docker_with(None).await
+}
+
+/// The same under an OCI runtime of the engine's, e.g. gVisor.
+async fn docker_with(runtime: Option<&str>) -> Option<DockerSandbox> {
     let config = DockerConfig {
         labels: vec![test_label()],
+        init: Some(init_exe()),
+        runtime: runtime.map(str::to_owned),
         ..DockerConfig::default()
     };
     let missing = match DockerSandbox::connect(config).await {
@@ -51,11 +69,16 @@ async fn docker() -> Option<DockerSandbox> {
 /// Containers carrying this sandbox's test label, stopped ones included.
 async fn leftovers(sandbox: &DockerSandbox) -> Vec<String> {
     let (key, value) = &sandbox.config().labels[0];
+    labelled(sandbox, &format!("{key}={value}")).await
+}
+
+/// Containers carrying `label` (`key=value`), stopped ones included.
+async fn labelled(sandbox: &DockerSandbox, label: &str) -> Vec<String> {
     let options = ListContainersOptions {
         all: true,
         filters: Some(HashMap::from([(
             "label".to_string(),
-            vec![format!("{key}={value}")],
+            vec![label.to_owned()],
         )])),
         ..Default::default()
     };
@@ -90,7 +113,7 @@ async fn run(sandbox: &DockerSandbox, command: SandboxCommand, policy: &Policy) 
         read_all(stdout.take()),
         read_all(stderr.take())
     );
-    let report = report.unwrap();
+    let report = report.unwrap_or_else(|e| panic!("{e}; stdout: {stdout}; stderr: {stderr}"));
     assert_eq!(
         leftovers(sandbox).await,
         Vec::<String>::new(),
@@ -216,12 +239,15 @@ async fn the_environment_is_exactly_the_policys() {
     .await;
     let mut vars: Vec<&str> = out.stdout.lines().collect();
     vars.sort_unstable();
-    // No HOME, HOSTNAME or any of the host's variables (this test process has HOME, PATH, …).
+    // The base environment both backends give (policy::BASE_ENV) and the policy's, but no
+    // HOSTNAME or any of the host's variables (this test process has HOME, PATH, …).
     assert_eq!(
         vars,
         [
             "EMPTY=",
             "GREETING=hello world",
+            "HOME=/tmp",
+            "LANG=C.UTF-8",
             "PATH=/usr/local/bin:/usr/bin:/bin"
         ]
     );
@@ -569,19 +595,17 @@ async fn a_missing_engine_says_how_to_start_one() {
 }
 
 #[tokio::test]
-async fn network_without_an_init_is_a_setup_error() {
+async fn no_init_is_a_setup_error() {
     let Some(sandbox) = docker().await else {
         return;
     };
-    let mut policy = Policy::default();
-    policy.network.allow.push(HostPattern {
-        host: "example.com".into(),
-        port: 443,
-    });
-    let err = sandbox.spawn(sh("true"), &policy).await.err().unwrap();
+    let config = DockerConfig {
+        init: None,
+        ..sandbox.config().clone()
+    };
+    let err = DockerSandbox::connect(config).await.unwrap_err();
     assert!(matches!(err, SandboxError::Setup(_)), "{err:?}");
     assert!(err.to_string().contains("DockerConfig::init"), "{err}");
-    assert_eq!(leftovers(&sandbox).await, Vec::<String>::new());
 }
 
 #[tokio::test]
@@ -589,15 +613,10 @@ async fn egress_goes_through_the_proxy_and_is_reported() {
     let Some(sandbox) = docker().await else {
         return;
     };
-    let init = InitExe {
-        path: PathBuf::from(env!("CARGO_BIN_EXE_claw-sandbox-init")),
-        leading_args: Vec::new(),
-    };
-    let config = DockerConfig {
-        init: Some(init),
-        ..sandbox.config().clone()
-    };
-    let sandbox = DockerSandbox::connect(config).await.unwrap();
+    egress_through_the_proxy(&sandbox).await;
+}
+
+async fn egress_through_the_proxy(sandbox: &DockerSandbox) {
     let policy = super::support::replay_one(
         "api.example.test",
         "http://api.example.test/hello",
@@ -613,7 +632,7 @@ async fn egress_goes_through_the_proxy_and_is_reported() {
                 \x20   socket.create_connection(('1.1.1.1', 80), timeout=2); print('direct reached')\n\
                 except OSError:\n\
                 \x20   print('direct refused')\n";
-    let out = run(&sandbox, python(code), &policy).await;
+    let out = run(sandbox, python(code), &policy).await;
     assert_eq!(
         out.stdout, "hello from the fixture\nother refused\ndirect refused\n",
         "{}",
@@ -643,4 +662,326 @@ async fn egress_goes_through_the_proxy_and_is_reported() {
         out.report.egress[1].outcome,
         EgressOutcome::Denied { .. }
     ));
+}
+
+/// Polls until no container carries `label`; how long that took, or `None` past `limit`.
+async fn gone_within(sandbox: &DockerSandbox, label: &str, limit: Duration) -> Option<Duration> {
+    let start = std::time::Instant::now();
+    while start.elapsed() < limit {
+        if labelled(sandbox, label).await.is_empty() {
+            return Some(start.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    None
+}
+
+/// Set in the re-executed test binary that plays a `clawc` owning a container.
+const OWNER_HELPER_LABEL: &str = "CLAWC_TEST_DOCKER_OWNER_LABEL";
+
+/// Not a test of its own: the process [`nothing_survives_kill_9_of_its_owner`] starts (this
+/// test binary again, filtered to this one function) and kills. It spawns a long-lived
+/// container and then waits to be killed; without the variable it does nothing.
+#[tokio::test]
+async fn owner_helper_process() {
+    let Ok(value) = std::env::var(OWNER_HELPER_LABEL) else {
+        return;
+    };
+    let config = DockerConfig {
+        labels: vec![("io.clawc.test".into(), value)],
+        init: Some(init_exe()),
+        ..DockerConfig::default()
+    };
+    let sandbox = DockerSandbox::connect(config).await.unwrap();
+    let mut policy = Policy::default();
+    policy.limits.timeout = None;
+    let _child = sandbox
+        .spawn(SandboxCommand::new("/usr/bin/sleep", ["600"]), &policy)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(600)).await;
+}
+
+#[tokio::test]
+async fn nothing_survives_kill_9_of_its_owner() {
+    let Some(sandbox) = docker().await else {
+        return;
+    };
+    let (_, value) = test_label();
+    let label = format!("io.clawc.test={value}");
+    let mut owner = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["docker::owner_helper_process", "--exact", "--nocapture"])
+        .env(OWNER_HELPER_LABEL, &value)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    let mut running = Vec::new();
+    while running.is_empty() && start.elapsed() < Duration::from_secs(60) {
+        if let Ok(Some(status)) = owner.try_wait() {
+            panic!("the owner process ended early: {status}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        running = labelled(&sandbox, &label).await;
+    }
+    assert_eq!(running.len(), 1, "the owner's container never appeared");
+    // The container runs (a created-only one would prove nothing about the lifeline).
+    let inspected = sandbox
+        .docker()
+        .inspect_container(&running[0], None)
+        .await
+        .unwrap();
+    assert_eq!(inspected.state.and_then(|s| s.running), Some(true));
+    assert_eq!(
+        inspected
+            .config
+            .and_then(|c| c.labels)
+            .and_then(|l| l.get(OWNER_PID_LABEL).cloned()),
+        Some(owner.id().to_string())
+    );
+    owner.kill().unwrap(); // SIGKILL: no Drop, no clean-up of its own.
+    owner.wait().unwrap();
+    let gone = gone_within(&sandbox, &label, Duration::from_secs(5)).await;
+    assert!(
+        gone.is_some(),
+        "container still there 5 s after kill -9 of its owner"
+    );
+}
+
+#[tokio::test]
+async fn a_container_ends_at_its_timeout_even_when_nobody_waits() {
+    let Some(sandbox) = docker().await else {
+        return;
+    };
+    let mut policy = Policy::default();
+    policy.limits.timeout = Some(Duration::from_secs(1));
+    let started = std::time::Instant::now();
+    // The program ignores SIGTERM; the host holds the child (and so the lifeline) but never
+    // waits: init's own timeout must end it.
+    let child = sandbox
+        .spawn(sh("trap '' TERM; sleep 600"), &policy)
+        .await
+        .unwrap();
+    let (key, value) = &sandbox.config().labels[0];
+    let label = format!("{key}={value}");
+    assert_eq!(labelled(&sandbox, &label).await.len(), 1);
+    let gone = gone_within(&sandbox, &label, Duration::from_secs(10)).await;
+    let total = started.elapsed();
+    assert!(gone.is_some(), "container outlived its timeout by 10 s");
+    assert!(
+        total < Duration::from_secs(5),
+        "gone only {total:?} after a 1 s timeout"
+    );
+    drop(child);
+}
+
+#[tokio::test]
+async fn init_reports_its_own_timeout() {
+    let Some(sandbox) = docker().await else {
+        return;
+    };
+    let mut policy = Policy::default();
+    policy.limits.timeout = Some(Duration::from_millis(500));
+    let out = run(
+        &sandbox,
+        sh("trap '' TERM; echo started; sleep 600"),
+        &policy,
+    )
+    .await;
+    assert_eq!(out.report.killed_by, Some(LimitKind::Timeout));
+    assert_eq!(out.report.status, ExitStatus::Signal(9));
+    assert_eq!(out.stdout, "started\n");
+    // Init's deadline, not the host's backstop two seconds later.
+    assert!(
+        out.report.elapsed < Duration::from_millis(2300),
+        "{:?}",
+        out.report.elapsed
+    );
+}
+
+#[tokio::test]
+async fn reaping_takes_a_dead_owners_container_and_leaves_a_live_ones() {
+    let Some(sandbox) = docker().await else {
+        return;
+    };
+    let (key, value) = &sandbox.config().labels[0];
+    let ours: HashMap<String, String> = DockerSandbox::owner_labels().into_iter().collect();
+    assert_eq!(
+        ours.get(OWNER_PID_LABEL),
+        Some(&std::process::id().to_string())
+    );
+    // A process that existed and is gone: its pid and start time name a dead owner.
+    let mut dead = std::process::Command::new("/bin/sleep")
+        .arg("30")
+        .spawn()
+        .unwrap();
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", dead.id())).unwrap();
+    let start = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .nth(19)
+        .unwrap()
+        .to_owned();
+    let dead_pid = dead.id().to_string();
+    dead.kill().unwrap();
+    dead.wait().unwrap();
+    let mut theirs = ours.clone();
+    theirs.insert(OWNER_PID_LABEL.into(), dead_pid);
+    theirs.insert(OWNER_START_LABEL.into(), start);
+    // Our own pid with another start time: a reused pid, so a dead owner too.
+    let mut reused = ours.clone();
+    reused.insert(OWNER_START_LABEL.into(), "1".into());
+
+    let docker = sandbox.docker().clone();
+    let label = (key.clone(), value.clone());
+    let create = |mut labels: HashMap<String, String>| {
+        labels.insert(label.0.clone(), label.1.clone());
+        let body = bollard::models::ContainerCreateBody {
+            image: Some(BASE_IMAGE.into()),
+            cmd: Some(vec!["/bin/true".into()]),
+            labels: Some(labels),
+            ..Default::default()
+        };
+        let docker = docker.clone();
+        async move { docker.create_container(None, body).await.unwrap().id }
+    };
+    let live = create(ours).await;
+    let dead = create(theirs).await;
+    let reused = create(reused).await;
+    assert_eq!(leftovers(&sandbox).await.len(), 3);
+    let reaped = sandbox.reap_orphans().await.unwrap();
+    assert!(
+        !reaped.contains(&live),
+        "a live owner's container was reaped"
+    );
+    // Other tests connecting meanwhile reap too, so `reaped` may miss one that a concurrent
+    // reaper took (or is still removing): what counts is what is left.
+    let only_live = |left: &[String]| left == std::slice::from_ref(&live);
+    let start = std::time::Instant::now();
+    let mut left = leftovers(&sandbox).await;
+    while !only_live(&left) && start.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        left = leftovers(&sandbox).await;
+    }
+    assert!(
+        only_live(&left),
+        "left: {left:?}, live: {live}, dead: {dead}, {reused}"
+    );
+    // Connecting reaps too, and still leaves the live one.
+    let again = DockerSandbox::connect(sandbox.config().clone())
+        .await
+        .unwrap();
+    assert_eq!(leftovers(&again).await, vec![live.clone()]);
+    sandbox
+        .docker()
+        .remove_container(
+            &live,
+            Some(bollard::query_parameters::RemoveContainerOptions {
+                force: true,
+                ..Default::default()
+            }),
+        )
+        .await
+        .unwrap();
+}
+
+/// gVisor under `clawc-runsc` (scripts/docker-engine.sh registers it), or `None` after
+/// `require` decided.
+async fn gvisor() -> Option<DockerSandbox> {
+    let sandbox = docker().await?;
+    let info = sandbox.docker().info().await.unwrap();
+    let registered = info
+        .runtimes
+        .is_some_and(|runtimes| runtimes.contains_key(GVISOR_RUNTIME));
+    let missing = (!registered).then(|| {
+        format!("the engine has no runtime {GVISOR_RUNTIME}: run scripts/docker-engine.sh")
+    });
+    if !require("gvisor", missing) {
+        return None;
+    }
+    docker_with(Some(GVISOR_RUNTIME)).await
+}
+
+#[tokio::test]
+async fn gvisor_runs_a_program_and_reports_the_layers_it_replaces() {
+    let Some(sandbox) = gvisor().await else {
+        return;
+    };
+    let mut child = sandbox
+        .spawn(sh("uname -r; echo hi; exit 3"), &Policy::default())
+        .await
+        .unwrap();
+    let mut gaps: Vec<&str> = child.unenforced().iter().map(|u| u.limit).collect();
+    gaps.sort_unstable();
+    assert_eq!(
+        gaps,
+        ["landlock", "pids", "seccomp"],
+        "{:?}",
+        child.unenforced()
+    );
+    let mut stdout = child.take_stdout().unwrap();
+    let mut text = String::new();
+    stdout.read_to_string(&mut text).await.unwrap();
+    let report = child.wait().await.unwrap();
+    assert_eq!(report.status, ExitStatus::Code(3));
+    let lines: Vec<&str> = text.lines().collect();
+    // gVisor's own kernel answers, not the host's.
+    let host = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+    assert_ne!(lines[0], host.trim(), "not running under gVisor");
+    assert_eq!(lines[1..], ["hi"]);
+    assert_eq!(leftovers(&sandbox).await, Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn under_gvisor_the_profile_is_not_what_refuses() {
+    let Some(sandbox) = gvisor().await else {
+        return;
+    };
+    // What the `Unenforced` entries say, seen: the seccomp profile's denials do not apply
+    // (gVisor's kernel serves io_uring and unshare itself), and there is no Landlock (ENOSYS).
+    let code = "import ctypes\n\
+                libc = ctypes.CDLL(None, use_errno=True)\n\
+                def errno(nr, *args):\n\
+                \x20   ctypes.set_errno(0); r = libc.syscall(nr, *args); return ctypes.get_errno() if r == -1 else 0\n\
+                params = ctypes.create_string_buffer(120)\n\
+                print('io_uring_setup', errno(425, 4, params))\n\
+                print('unshare_user', errno(272, 0x10000000))\n\
+                print('landlock', errno(444, 0, 0, 1))\n";
+    let out = run(&sandbox, python(code), &Policy::default()).await;
+    assert_eq!(
+        out.stdout,
+        format!(
+            "io_uring_setup 0\nunshare_user 0\nlandlock {}\n",
+            libc::ENOSYS
+        ),
+        "{}",
+        out.stderr
+    );
+}
+
+#[tokio::test]
+async fn gvisor_egress_goes_through_the_proxy() {
+    let Some(sandbox) = gvisor().await else {
+        return;
+    };
+    egress_through_the_proxy(&sandbox).await;
+}
+
+#[tokio::test]
+async fn gvisor_ends_at_the_timeout() {
+    let Some(sandbox) = gvisor().await else {
+        return;
+    };
+    let mut policy = Policy::default();
+    policy.limits.timeout = Some(Duration::from_secs(1));
+    let out = run(
+        &sandbox,
+        sh("trap '' TERM; echo started; sleep 600"),
+        &policy,
+    )
+    .await;
+    assert_eq!(out.report.killed_by, Some(LimitKind::Timeout));
+    assert_eq!(out.stdout, "started\n");
 }
