@@ -10,6 +10,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
@@ -28,6 +29,7 @@ use super::streams::{self, AttachedStdio};
 use super::{setup_error, Engine, ENGINE_TIMEOUT_SECS};
 use crate::init::plan::InitStatus;
 use crate::policy::Policy;
+use crate::sandbox::output::OutputBudget;
 use crate::sandbox::{
     BoxedRead, BoxedWrite, ExitReport, ExitStatus, LimitKind, SandboxChild, SandboxCommand,
     SandboxError, Unenforced,
@@ -55,6 +57,8 @@ pub struct DockerChild {
     container: Container,
     socket: PathBuf,
     stdio: AttachedStdio,
+    /// The output cap's budget, counted by the demultiplexer.
+    output: Option<Arc<OutputBudget>>,
     timeout: Option<Duration>,
     /// Set at the start: the wall timeout counts from there.
     started: Instant,
@@ -131,6 +135,7 @@ impl DockerChild {
             },
             socket: engine.socket.clone(),
             stdio: AttachedStdio::default(),
+            output: OutputBudget::new(policy.limits.output_bytes),
             timeout: policy.limits.timeout,
             started: now,
             deadline: None,
@@ -154,7 +159,7 @@ impl DockerChild {
     ) -> Result<(), bollard::errors::Error> {
         // Attach first: output written before an attach would be lost.
         let Container { docker, id } = &self.container;
-        self.stdio = streams::attach(docker, id, command).await?;
+        self.stdio = streams::attach(docker, id, command, self.output.clone()).await?;
         docker.start_container(id, None).await?;
         self.started = Instant::now();
         self.deadline = self.timeout.map(|t| self.started + t + TIMEOUT_BACKSTOP);
@@ -180,14 +185,28 @@ impl DockerChild {
     /// Wait for the end, killing at our backstop deadline, and say how it ended.
     async fn run_to_end(&mut self) -> Result<ExitReport, SandboxError> {
         let mut backstop_hit = false;
-        let end = match crate::sandbox::until(self.deadline, &mut self.end).await {
-            Some(end) => end,
-            None => {
-                backstop_hit = true;
+        let mut output_hit = false;
+        let ended = {
+            let wait = crate::sandbox::until(self.deadline, &mut self.end);
+            match &self.output {
+                Some(budget) => tokio::select! {
+                    ended = wait => Ok(ended),
+                    () = budget.exceeded() => Err(LimitKind::Output),
+                },
+                None => Ok(wait.await),
+            }
+        };
+        let end = match ended {
+            Ok(Some(end)) => end,
+            limit => {
+                backstop_hit = limit.is_ok();
+                output_hit = !backstop_hit;
                 self.container.kill().await?;
                 (&mut self.end).await
             }
         };
+        // Output cut off just before the program ended is still output over the limit.
+        output_hit |= self.output.as_ref().is_some_and(|b| b.is_exceeded());
         let end = end.unwrap_or_default();
         if end.destroyed {
             self.removed = true;
@@ -207,10 +226,12 @@ impl DockerChild {
         let timed_out = backstop_hit || report.timed_out;
         let killed_by = if timed_out {
             Some(LimitKind::Timeout)
+        } else if output_hit {
+            Some(LimitKind::Output)
         } else {
             end.oom.then_some(LimitKind::Memory)
         };
-        let status = if self.killed || timed_out {
+        let status = if self.killed || timed_out || output_hit {
             ExitStatus::Signal(SIGKILL)
         } else {
             match report.status {

@@ -12,6 +12,9 @@ use tokio::io::{AsyncWrite, AsyncWriteExt, DuplexStream};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use std::sync::Arc;
+
+use crate::sandbox::output::OutputBudget;
 use crate::sandbox::{BoxedRead, BoxedWrite, SandboxCommand, Stdio};
 
 /// Per-stream buffer between the attach connection and the caller: a full pipe pushes back on
@@ -65,6 +68,7 @@ pub async fn attach(
     docker: &Docker,
     id: &str,
     command: &SandboxCommand,
+    budget: Option<Arc<OutputBudget>>,
 ) -> Result<AttachedStdio, bollard::errors::Error> {
     if [command.stdin, command.stdout, command.stderr] == [Stdio::Null; 3] {
         return Ok(AttachedStdio::default());
@@ -86,7 +90,7 @@ pub async fn attach(
     let stderr = sink(command.stderr, &mut attached.stderr, || {
         Box::new(tokio::io::stderr())
     });
-    attached.pumps.output = Some(tokio::spawn(demultiplex(output, stdout, stderr)));
+    attached.pumps.output = Some(tokio::spawn(demultiplex(output, stdout, stderr, budget)));
 
     attached.pumps.input = match command.stdin {
         Stdio::Null => None,
@@ -144,14 +148,23 @@ async fn demultiplex(
     mut output: impl futures_util::Stream<Item = Result<LogOutput, bollard::errors::Error>> + Unpin,
     mut stdout: Sink,
     mut stderr: Sink,
+    budget: Option<Arc<OutputBudget>>,
 ) {
     while let Some(Ok(frame)) = output.next().await {
-        match frame {
+        let (sink, message) = match frame {
             LogOutput::StdOut { message } | LogOutput::Console { message } => {
-                stdout.write(&message).await
+                (&mut stdout, message)
             }
-            LogOutput::StdErr { message } => stderr.write(&message).await,
-            LogOutput::StdIn { .. } => {}
+            LogOutput::StdErr { message } => (&mut stderr, message),
+            LogOutput::StdIn { .. } => continue,
+        };
+        // The output cap: what exceeds it is never delivered, and nothing after it.
+        let admitted = budget
+            .as_ref()
+            .map_or(message.len(), |budget| budget.admit(message.len()));
+        sink.write(&message[..admitted]).await;
+        if admitted < message.len() {
+            break;
         }
     }
     // Dropping the pipes gives the caller EOF.

@@ -20,26 +20,70 @@ use super::{BoxedRead, Stdio};
 /// The bytes left for one sandbox's stdout and stderr together.
 #[derive(Debug)]
 pub(crate) struct OutputCap {
-    shared: Arc<Shared>,
+    shared: Arc<OutputBudget>,
     pumps: Vec<JoinHandle<()>>,
 }
 
+/// The budget itself, shared by every stream of one sandbox (and by a backend that moves the
+/// bytes itself, as Docker's demultiplexer does).
 #[derive(Debug)]
-struct Shared {
+pub(crate) struct OutputBudget {
     left: AtomicU64,
     exceeded: AtomicBool,
     notify: Notify,
 }
 
-impl OutputCap {
+impl OutputBudget {
     /// `None` when the policy sets no cap (a long-lived server's sandbox).
-    pub(crate) fn new(limit: Option<u64>) -> Option<Self> {
-        limit.map(|limit| Self {
-            shared: Arc::new(Shared {
+    pub(crate) fn new(limit: Option<u64>) -> Option<Arc<Self>> {
+        limit.map(|limit| {
+            Arc::new(Self {
                 left: AtomicU64::new(limit),
                 exceeded: AtomicBool::new(false),
                 notify: Notify::new(),
-            }),
+            })
+        })
+    }
+
+    /// Takes `len` bytes from the budget and says how many of them may be delivered; fewer
+    /// than `len` means the cap is exceeded (recorded, and the waiters woken).
+    pub(crate) fn admit(&self, len: usize) -> usize {
+        let wanted = len as u64;
+        let taken = self
+            .left
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
+                Some(left.saturating_sub(wanted))
+            })
+            .unwrap_or(0)
+            .min(wanted);
+        if taken < wanted {
+            self.exceeded.store(true, Ordering::SeqCst);
+            self.notify.notify_waiters();
+        }
+        usize::try_from(taken).unwrap_or(0)
+    }
+
+    pub(crate) fn is_exceeded(&self) -> bool {
+        self.exceeded.load(Ordering::SeqCst)
+    }
+
+    /// Resolves once the budget is exceeded (never, if it is not).
+    pub(crate) async fn exceeded(&self) {
+        loop {
+            let notified = self.notify.notified();
+            if self.is_exceeded() {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+impl OutputCap {
+    /// `None` when the policy sets no cap (a long-lived server's sandbox).
+    pub(crate) fn new(limit: Option<u64>) -> Option<Self> {
+        OutputBudget::new(limit).map(|shared| Self {
+            shared,
             pumps: Vec::new(),
         })
     }
@@ -96,19 +140,12 @@ impl OutputCap {
         }
     }
 
-    /// Resolves once the budget is exceeded (never, if it is not).
     pub(crate) async fn exceeded(&self) {
-        loop {
-            let notified = self.shared.notify.notified();
-            if self.is_exceeded() {
-                return;
-            }
-            notified.await;
-        }
+        self.shared.exceeded().await;
     }
 
     pub(crate) fn is_exceeded(&self) -> bool {
-        self.shared.exceeded.load(Ordering::SeqCst)
+        self.shared.is_exceeded()
     }
 
     /// Waits until the pumped streams are delivered: called once the sandbox is gone, when
@@ -130,7 +167,7 @@ async fn copy_flushed<W: tokio::io::AsyncWrite + Unpin>(
 
 struct Capped {
     inner: BoxedRead,
-    shared: Arc<Shared>,
+    shared: Arc<OutputBudget>,
     done: bool,
 }
 
@@ -141,7 +178,7 @@ impl AsyncRead for Capped {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
         let this = self.get_mut();
-        if this.done || this.shared.exceeded.load(Ordering::SeqCst) {
+        if this.done || this.shared.is_exceeded() {
             return Poll::Ready(Ok(()));
         }
         let before = buf.filled().len();
@@ -149,25 +186,16 @@ impl AsyncRead for Capped {
             Poll::Ready(Ok(())) => {}
             other => return other,
         }
-        let read = (buf.filled().len() - before) as u64;
+        let read = buf.filled().len() - before;
         if read == 0 {
             this.done = true;
             return Poll::Ready(Ok(()));
         }
-        // Take `read` bytes from the budget; what does not fit is cut off and ends the run.
-        let taken = this
-            .shared
-            .left
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
-                Some(left.saturating_sub(read))
-            })
-            .unwrap_or(0);
-        if read > taken {
-            let keep = before + usize::try_from(taken).unwrap_or(0);
-            buf.set_filled(keep);
+        // What does not fit is cut off, and ends the run.
+        let admitted = this.shared.admit(read);
+        if admitted < read {
+            buf.set_filled(before + admitted);
             this.done = true;
-            this.shared.exceeded.store(true, Ordering::SeqCst);
-            this.shared.notify.notify_waiters();
         }
         Poll::Ready(Ok(()))
     }

@@ -29,6 +29,7 @@ macro_rules! attack_suite {
     ($($group:ident :: $case:ident),+ $(,)?) => {
         attack_suite!(@backend native, Native; $($group::$case),+);
         attack_suite!(@backend docker, Docker; $($group::$case),+);
+        attack_suite!(@backend gvisor, Gvisor; $($group::$case),+);
 
         /// Every case, once.
         const CASES: &[&str] = &[$(stringify!($case)),+];

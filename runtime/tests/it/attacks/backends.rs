@@ -1,6 +1,7 @@
 //! Opening each real backend, or deciding (through `support::require`) that its cases skip
 //! here and fail under CI.
 
+use claw_runtime::docker::GVISOR_RUNTIME;
 use claw_runtime::init::InitExe;
 use claw_runtime::Sandbox;
 
@@ -10,7 +11,8 @@ use crate::support::require;
 pub async fn open(backend: Backend) -> Option<Box<dyn Sandbox>> {
     match backend {
         Backend::Native => native(),
-        Backend::Docker => docker().await,
+        Backend::Docker => docker(None).await,
+        Backend::Gvisor => docker(Some(GVISOR_RUNTIME)).await,
     }
 }
 
@@ -30,11 +32,14 @@ fn native() -> Option<Box<dyn Sandbox>> {
     }
 }
 
-async fn docker() -> Option<Box<dyn Sandbox>> {
+/// The Docker backend, on the engine's default runtime or on `runtime` (gVisor's, registered
+/// by scripts/docker-engine.sh).
+async fn docker(runtime: Option<&str>) -> Option<Box<dyn Sandbox>> {
     use claw_runtime::docker::{DockerConfig, DockerSandbox};
     let config = DockerConfig {
-        // Serves the egress bridge inside containers whose policy grants network.
+        // Every container's PID 1: the timeout, the lifeline to us, the egress bridge.
         init: Some(InitExe::from_env_or(init_exe())),
+        runtime: runtime.map(str::to_owned),
         ..DockerConfig::default()
     };
     let sandbox = match DockerSandbox::connect(config).await {
@@ -51,7 +56,21 @@ async fn docker() -> Option<Box<dyn Sandbox>> {
         .await
         .err()
         .map(|e| format!("base image {image} missing ({e}): run scripts/build-base-image.sh"));
-    require("docker base image", missing).then(|| Box::new(sandbox) as Box<dyn Sandbox>)
+    if !require("docker base image", missing) {
+        return None;
+    }
+    if let Some(runtime) = runtime {
+        let known = match sandbox.docker().info().await {
+            Ok(info) => info.runtimes.is_some_and(|r| r.contains_key(runtime)),
+            Err(_) => false,
+        };
+        let missing = (!known)
+            .then(|| format!("the engine has no runtime {runtime}: run scripts/docker-engine.sh"));
+        if !require("gVisor runtime", missing) {
+            return None;
+        }
+    }
+    Some(Box::new(sandbox))
 }
 
 /// The in-sandbox init this test binary was built with. The native backend lets

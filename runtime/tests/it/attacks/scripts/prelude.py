@@ -122,4 +122,6 @@ def via_proxy(key, request_head):
 
 
 def done():
+    # Which kernel served the attack: the host's, or a second one (gVisor's).
+    result("kernel", os.uname().release)
     result("done", "yes")
