@@ -57,7 +57,7 @@ pub fn render(file: &str, source: &str, diagnostics: &[Diagnostic]) -> String {
         let snippet = source
             .get(diagnostic.span.start..diagnostic.span.end)
             .unwrap_or("");
-        let snippet = snippet.lines().next().unwrap_or("");
+        let snippet = visible(snippet.lines().next().unwrap_or(""));
         out.push_str(&format!(
             "{file}:{line}:{col}: {severity}[{}]: {}\n",
             diagnostic.code, diagnostic.message
@@ -78,6 +78,22 @@ pub fn render(file: &str, source: &str, diagnostics: &[Diagnostic]) -> String {
         }
     }
     out
+}
+
+/// `text` with control and bidirectional control characters written as `\u{...}`, so that a
+/// snapshot shows them and carries none itself.
+fn visible(text: &str) -> String {
+    text.chars()
+        .map(|ch| match ch {
+            '\u{061C}'
+            | '\u{200E}'
+            | '\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2066}'..='\u{2069}' => ch.escape_unicode().to_string(),
+            ch if ch.is_control() && ch != '\t' => ch.escape_unicode().to_string(),
+            ch => ch.to_string(),
+        })
+        .collect()
 }
 
 #[test]
