@@ -66,6 +66,8 @@ fn syntax_errors_name_what_was_expected() {
         "integration x { type T = [string }",
         "integration x {} integration y {}",
         "integration x { example \"e\" { http GET \"u\" 200 } }",
+        "integration x { secret s { plaintxt \"h\" } }",
+        "integration x { secret s { plaintext } }",
         "integration x {",
         "",
         "   // only a comment\n",
