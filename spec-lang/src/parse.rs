@@ -9,7 +9,7 @@ mod lower;
 mod scan;
 pub(crate) mod strings;
 
-pub(crate) use scan::bidi_control_name;
+pub use scan::bidi_control_name;
 
 use crate::{ast, Diagnostic};
 use pest::Parser as _;

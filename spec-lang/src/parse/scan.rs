@@ -60,7 +60,9 @@ const fn may_start_refused(byte: u8) -> bool {
 /// reorder how the text around them is displayed, so a spec containing one can read differently
 /// in review than it parses ("Trojan Source", CVE-2021-42574); like rustc, the scanner refuses
 /// them everywhere, and the formatter writes one that an escape put into a string as an escape.
-pub(crate) fn bidi_control_name(ch: char) -> Option<&'static str> {
+/// Public so that whoever prints a source snippet can show one escaped instead of letting it
+/// reorder the snippet on screen.
+pub fn bidi_control_name(ch: char) -> Option<&'static str> {
     Some(match ch {
         '\u{061C}' => "ARABIC LETTER MARK",
         '\u{200E}' => "LEFT-TO-RIGHT MARK",

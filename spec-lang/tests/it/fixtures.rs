@@ -84,14 +84,12 @@ pub fn render(file: &str, source: &str, diagnostics: &[Diagnostic]) -> String {
 /// snapshot shows them and carries none itself.
 fn visible(text: &str) -> String {
     text.chars()
-        .map(|ch| match ch {
-            '\u{061C}'
-            | '\u{200E}'
-            | '\u{200F}'
-            | '\u{202A}'..='\u{202E}'
-            | '\u{2066}'..='\u{2069}' => ch.escape_unicode().to_string(),
-            ch if ch.is_control() && ch != '\t' => ch.escape_unicode().to_string(),
-            ch => ch.to_string(),
+        .map(|ch| {
+            if spec_lang::bidi_control_name(ch).is_some() || (ch.is_control() && ch != '\t') {
+                ch.escape_unicode().to_string()
+            } else {
+                ch.to_string()
+            }
         })
         .collect()
 }
