@@ -67,6 +67,16 @@ pub enum Item {
 pub struct Secret {
     pub name: Ident,
     pub injections: Vec<Injection>,
+    /// `plaintext "h"` lines, in source order.
+    pub plaintext: Vec<Plaintext>,
+    pub span: Span,
+}
+
+/// `plaintext "homeassistant.local"`: the secret may travel to these hosts over plain HTTP.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Plaintext {
+    /// Each must be one of the secret's injection hosts, exactly.
+    pub hosts: Vec<Spanned<String>>,
     pub span: Span,
 }
 

@@ -51,6 +51,11 @@ pub enum Target {
 pub struct Secret {
     /// Where the proxy puts the secret, sorted.
     pub injections: Vec<Injection>,
+    /// Injection hosts (lower-case, exact names, sorted, unique) to which the proxy may send the
+    /// secret over plain HTTP; to every other host it goes only over TLS. Omitted when empty, so
+    /// that the hash of every spec without a `plaintext` line stays what it was.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub plaintext_hosts: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]

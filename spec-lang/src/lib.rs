@@ -16,6 +16,7 @@ mod parse;
 
 pub use check::policy::RESERVED_MOUNT_TARGETS;
 pub use diagnostic::{line_col, Diagnostic, Label, Severity, Span};
+pub use parse::bidi_control_name;
 
 /// What the checker needs from outside the process (typst's `World`): the contents of files
 /// named by `file("...")` in examples. The compiler implements it over the real file system;

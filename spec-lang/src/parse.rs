@@ -9,6 +9,8 @@ mod lower;
 mod scan;
 pub(crate) mod strings;
 
+pub use scan::bidi_control_name;
+
 use crate::{ast, Diagnostic};
 use pest::Parser as _;
 
@@ -21,6 +23,7 @@ pub(crate) mod codes {
     pub(crate) const INVALID_ESCAPE: &str = "E0005";
     pub(crate) const DUPLICATE_CLAUSE: &str = "E0006";
     pub(crate) const CONTROL_CHARACTER: &str = "E0007";
+    pub(crate) const BIDI_CONTROL: &str = "E0008";
     pub(crate) const INTERNAL: &str = "E0009";
 }
 

@@ -33,8 +33,10 @@ pub(crate) const INVALID_ARGUMENTS: &str = "E0039";
 pub(crate) const INVALID_EXPECTED_OUTPUT: &str = "E0040";
 pub(crate) const INVALID_CONFIG: &str = "E0041";
 pub(crate) const INVALID_DEFAULT: &str = "E0042";
+pub(crate) const INVALID_PLAINTEXT_HOST: &str = "E0043";
 
 pub(crate) const TOOL_WITHOUT_EXAMPLE: &str = "W0001";
 pub(crate) const WRITABLE_MOUNT: &str = "W0002";
 pub(crate) const UNMENTIONED_HOST: &str = "W0003";
 pub(crate) const WRITE_WITHOUT_APPROVAL: &str = "W0004";
+pub(crate) const PLAINTEXT_SECRET: &str = "W0005";

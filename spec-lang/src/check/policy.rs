@@ -4,8 +4,8 @@ use super::network::{self, Allowlist};
 use super::quantity::{self, Measure};
 use super::{code, suggest, Ctx, FirstSeen};
 use crate::ast::{self, InjectionKind, MountMode, Quantity, Spanned};
-use crate::{ir, Diagnostic};
-use std::collections::BTreeMap;
+use crate::{ir, Diagnostic, Span};
+use std::collections::{BTreeMap, BTreeSet};
 
 pub(super) fn check_secrets(
     ctx: &mut Ctx,
@@ -32,9 +32,105 @@ pub(super) fn check_secrets(
             .collect();
         injections.sort();
         injections.dedup();
-        out.insert(secret.name.node.clone(), ir::Secret { injections });
+        let plaintext_hosts = check_plaintext(ctx, secret);
+        out.insert(
+            secret.name.node.clone(),
+            ir::Secret {
+                injections,
+                plaintext_hosts,
+            },
+        );
     }
     out
+}
+
+/// The hosts of a secret's `plaintext` lines: each exactly one of its injection hosts, named
+/// once, never a wildcard. Every accepted one draws a warning, so that sending a credential
+/// unencrypted is never silent in `clawc check` or in review.
+fn check_plaintext(ctx: &mut Ctx, secret: &ast::Secret) -> Vec<String> {
+    // Compared with every well-formed injection host, allowlisted or not: a host that already
+    // has an error of its own on its `into` should not draw a second one here.
+    let injected: BTreeSet<String> = secret
+        .injections
+        .iter()
+        .flat_map(|injection| &injection.hosts)
+        .filter_map(|host| network::parse_host(&host.node, true).ok())
+        .collect();
+    let name = &secret.name.node;
+    let mut first_seen: BTreeMap<String, Span> = BTreeMap::new();
+    let mut hosts = Vec::new();
+    for host in secret
+        .plaintext
+        .iter()
+        .flat_map(|plaintext| &plaintext.hosts)
+    {
+        let parsed = match network::parse_host(&host.node, true) {
+            Ok(parsed) => parsed,
+            Err(problem) => {
+                ctx.report(network::invalid_address(host, problem));
+                continue;
+            }
+        };
+        if parsed.starts_with("*.") {
+            ctx.report(
+                Diagnostic::error(code::INVALID_PLAINTEXT_HOST, format!("`{parsed}` is a wildcard; plain HTTP is granted to exact hosts only"), host.span)
+                    .with_label("would send the secret unencrypted to every name below it")
+                    .with_help("name each host that cannot speak TLS, e.g. `plaintext \"printer.example.lan\"`, and inject into it by name"),
+            );
+            continue;
+        }
+        if let Some(first) = first_seen.get(&parsed) {
+            ctx.report(
+                super::duplicate("plaintext host", &parsed, host.span, *first)
+                    .with_help("remove one: naming a host twice grants nothing more"),
+            );
+            continue;
+        }
+        first_seen.insert(parsed.clone(), host.span);
+        if !injected.contains(&parsed) {
+            ctx.report(not_injected(name, &parsed, host.span, &injected));
+            continue;
+        }
+        ctx.report(
+            Diagnostic::warning(
+                code::PLAINTEXT_SECRET,
+                format!("secret `{name}` travels unencrypted to `{parsed}`"),
+                host.span,
+            )
+            .with_label("plain HTTP: anyone on the network path can read the secret")
+            .with_help("keep this only for a host on a network you trust that cannot speak TLS; enable TLS there and remove the line when you can"),
+        );
+        hosts.push(parsed);
+    }
+    hosts.sort();
+    hosts
+}
+
+/// E0043 for a plaintext `host` that is none of the secret's injection hosts.
+fn not_injected(name: &str, host: &str, span: Span, injected: &BTreeSet<String>) -> Diagnostic {
+    let covering = injected
+        .iter()
+        .find(|pattern| network::host_matches(pattern, host));
+    let help = match covering {
+        Some(pattern) => format!(
+            "`{pattern}` covers it, but plain HTTP is granted to exact hosts only: add `\"{host}\"` to an `into` list by name"
+        ),
+        None => suggest::help(
+            host,
+            injected
+                .iter()
+                .map(String::as_str)
+                .filter(|candidate| !candidate.starts_with("*.")),
+            || format!("`plaintext` only relaxes an injection: inject the secret into `{host}` first, or remove the host"),
+        ),
+    };
+    Diagnostic::error(
+        code::INVALID_PLAINTEXT_HOST,
+        format!("secret `{name}` is not injected into `{host}`, so it has nothing to send there over plain HTTP"),
+        span,
+    )
+    .with_label("not one of this secret's `into` hosts")
+    .with_help(help)
 }
 
 fn check_injection(

@@ -75,7 +75,7 @@ target pyton
     CodeInfo {
         code: code::DUPLICATE_NAME,
         title: "a name is defined more than once",
-        explanation: "Names must be unique within their kind: types, tools, secrets, examples, fields of one record, keys of one object, literals of one union, mount targets, network entries and the bounds a type's constraints set. Types may also not reuse the built-in names `string`, `int`, `float`, `bool` and `any`. The second definition is reported, with the first one labelled.
+        explanation: "Names must be unique within their kind: types, tools, secrets, examples, fields of one record, keys of one object, literals of one union, mount targets, network entries, the plaintext hosts of one secret and the bounds a type's constraints set. Types may also not reuse the built-in names `string`, `int`, `float`, `bool` and `any`. The second definition is reported, with the first one labelled.
 
 ```claw
 type Issue { number: int }
@@ -421,6 +421,21 @@ limit: int range(1, 100) = 500
 ",
     },
     CodeInfo {
+        code: code::INVALID_PLAINTEXT_HOST,
+        title: "a plaintext host is not exactly one of the secret's injection hosts",
+        explanation: "`plaintext \"HOST\"` inside a `secret` block lets the egress proxy send that secret to HOST over plain HTTP, which it otherwise refuses (and records). It only relaxes an injection the secret already has, so every host it names must be one of the secret's `into` hosts, written exactly: not a wildcard (that would send the secret unencrypted to every name below it), and not a name that a wildcard `into` host merely covers. Close misspellings of an injection host are suggested.
+
+```claw
+secret ha_token {
+  inject header \"Authorization\" = \"Bearer {value}\" into \"homeassistant.local\"
+  plaintext \"homeassistant.locl\"
+}
+```
+
+**Fix:** Name the injection host exactly (`plaintext \"homeassistant.local\"`); for a host covered only by a wildcard, add it to an `into` list by name first.
+",
+    },
+    CodeInfo {
         code: code::TOOL_WITHOUT_EXAMPLE,
         title: "a tool has no example",
         explanation: "Examples are the acceptance tests of the generated code: a tool without one is generated untested. (Warning.)
@@ -466,6 +481,21 @@ tool delete_issue { description \"Delete an issue.\" ... }
 ```
 
 **Fix:** Add `approval required`, or `approval none` to state that no approval is needed.
+",
+    },
+    CodeInfo {
+        code: code::PLAINTEXT_SECRET,
+        title: "a secret travels unencrypted",
+        explanation: "A `plaintext` line lets the egress proxy put this secret into plain-HTTP requests to the named host. Such a request is not encrypted: anyone on the network path (the Wi-Fi, a router, another machine on the LAN) can read the secret and reuse it. That is sometimes the only way to reach a device on a local network that cannot speak TLS; it is always worth a second look in review. Every plaintext host warns. (Warning.)
+
+```claw
+secret ha_token {
+  inject header \"Authorization\" = \"Bearer {value}\" into \"homeassistant.local\"
+  plaintext \"homeassistant.local\"
+}
+```
+
+**Fix:** Enable TLS on the host, allowlist its TLS port, and remove the `plaintext` line; keep it only for a host on a network you trust.
 ",
     },
 ];

@@ -144,6 +144,33 @@ Fix: remove the character. Inside a `"..."` string, write it as an escape such a
 "#,
     },
     CodeInfo {
+        code: "E0008",
+        title: "bidirectional control character in source",
+        explanation: r#"The source contains a Unicode bidirectional control character, anywhere —
+including inside strings, comments and `///` doc comments. These characters are invisible and
+change the order in which an editor or a code review displays the text around them, so a spec
+could read as one thing to its reviewer and mean another to `clawc` ("Trojan Source",
+CVE-2021-42574; rustc refuses them for the same reason). The refused characters are U+061C
+ARABIC LETTER MARK, U+200E LEFT-TO-RIGHT MARK, U+200F RIGHT-TO-LEFT MARK, U+202A–U+202E (the
+embeddings, POP DIRECTIONAL FORMATTING and the overrides) and U+2066–U+2069 (the isolates). The
+diagnostic names the character and points at its line and column.
+
+Example: a comment crafted so that, on screen, it seems to end earlier than it does (here
+`<U+202E>` stands for the invisible character, which really sits in the file):
+
+```claw
+network {
+  allow "api.example.com:443" // only this host<U+202E>
+}
+```
+
+Fix: delete the character (an editor that shows invisible characters helps, as does
+`grep -nP '[\x{61C}\x{200E}\x{200F}\x{202A}-\x{202E}\x{2066}-\x{2069}]'`). If a string
+value really needs one, write it as an escape inside a `"..."` string, e.g. `"\u202e"`, which
+is visible to every reviewer; `clawc fmt` keeps such escapes as escapes.
+"#,
+    },
+    CodeInfo {
         code: "E0009",
         title: "internal parser error",
         explanation: r#"The grammar accepted the input but the parser could not build a syntax tree

@@ -3,6 +3,7 @@
 use super::printer::Printer;
 use super::text::{key, prose, quote};
 use crate::ast::*;
+use crate::Span;
 
 /// Values longer than this (counting indentation) are broken over several lines.
 pub(super) const MAX_WIDTH: usize = 100;
@@ -89,21 +90,38 @@ fn secret(p: &mut Printer<'_>, secret: &Secret) {
         "}",
         secret.span.end,
         |p| {
-            for injection in &secret.injections {
-                p.comments_before(injection.span.start);
-                let kind = match injection.kind {
-                    InjectionKind::Header => "header",
-                    InjectionKind::Query => "query",
-                };
-                let mut text = format!("inject {kind} {}", quote(&injection.name.node));
-                if let Some(template) = &injection.template {
-                    text.push_str(&format!(" = {}", quote(&template.node)));
-                }
-                text.push_str(&format!(" into {}", strings(&injection.hosts)));
-                p.line(&text, injection.span.end);
+            // Both kinds of line in the order they were written, so comments stay with theirs.
+            let mut lines: Vec<(Span, String)> = secret
+                .injections
+                .iter()
+                .map(|injection| (injection.span, self::injection(injection)))
+                .chain(secret.plaintext.iter().map(|plaintext| {
+                    (
+                        plaintext.span,
+                        format!("plaintext {}", strings(&plaintext.hosts)),
+                    )
+                }))
+                .collect();
+            lines.sort_by_key(|(span, _)| span.start);
+            for (span, text) in lines {
+                p.comments_before(span.start);
+                p.line(&text, span.end);
             }
         },
     );
+}
+
+fn injection(injection: &Injection) -> String {
+    let kind = match injection.kind {
+        InjectionKind::Header => "header",
+        InjectionKind::Query => "query",
+    };
+    let mut text = format!("inject {kind} {}", quote(&injection.name.node));
+    if let Some(template) = &injection.template {
+        text.push_str(&format!(" = {}", quote(&template.node)));
+    }
+    text.push_str(&format!(" into {}", strings(&injection.hosts)));
+    text
 }
 
 fn strings(values: &[Spanned<String>]) -> String {

@@ -1,9 +1,11 @@
 //! How literals are spelled in canonical output.
 
+use crate::parse::bidi_control_name;
 use crate::parse::strings::dedent;
 
-/// A `"..."` literal with canonical JSON escapes: only `"`, `\` and control characters are
-/// escaped; everything else (including non-ASCII) is written as itself.
+/// A `"..."` literal with canonical JSON escapes: only `"`, `\`, control characters and
+/// bidirectional controls are escaped (the parser refuses the last two unescaped); everything else
+/// (including non-ASCII) is written as itself.
 pub(super) fn quote(value: &str) -> String {
     let mut out = String::with_capacity(value.len() + 2);
     out.push('"');
@@ -16,7 +18,7 @@ pub(super) fn quote(value: &str) -> String {
             '\t' => out.push_str("\\t"),
             '\u{8}' => out.push_str("\\b"),
             '\u{c}' => out.push_str("\\f"),
-            control if control.is_ascii_control() => {
+            control if control.is_ascii_control() || bidi_control_name(control).is_some() => {
                 out.push_str(&format!("\\u{:04x}", u32::from(control)))
             }
             other => out.push(other),
@@ -34,9 +36,9 @@ pub(super) fn prose(value: &str, indent: &str) -> String {
 
 fn triple(value: &str, indent: &str) -> Option<String> {
     let representable = !value.contains("\"\"\"")
-        && !value
-            .chars()
-            .any(|c| c.is_ascii_control() && c != '\n' && c != '\t');
+        && !value.chars().any(|c| {
+            (c.is_ascii_control() && c != '\n' && c != '\t') || bidi_control_name(c).is_some()
+        });
     if !representable {
         return None;
     }

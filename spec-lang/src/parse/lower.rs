@@ -79,6 +79,7 @@ fn is_token(rule: Rule) -> bool {
             | Rule::kw_secret
             | Rule::kw_inject
             | Rule::kw_into
+            | Rule::kw_plaintext
             | Rule::kw_network
             | Rule::kw_allow
             | Rule::kw_filesystem
@@ -153,14 +154,27 @@ impl<'s> Lower<'s> {
         let span = self.span_of(&pair);
         let mut children = Children::of(pair);
         let name = self.ident(children.next_of(Rule::ident)?);
-        let injections = children
-            .map(|injection| self.injection(injection))
-            .collect::<Option<_>>()?;
+        let mut injections = Vec::new();
+        let mut plaintext = Vec::new();
+        for item in children {
+            match item.as_rule() {
+                Rule::injection => injections.push(self.injection(item)?),
+                Rule::plaintext => plaintext.push(self.plaintext(item)?),
+                _ => return None,
+            }
+        }
         Some(Secret {
             name,
             injections,
+            plaintext,
             span,
         })
+    }
+
+    fn plaintext(&mut self, pair: P<'_>) -> Option<Plaintext> {
+        let span = self.span_of(&pair);
+        let hosts = self.host_list(Children::of(pair).next_of(Rule::host_list)?)?;
+        Some(Plaintext { hosts, span })
     }
 
     fn injection(&mut self, pair: P<'_>) -> Option<Injection> {

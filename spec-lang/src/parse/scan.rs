@@ -1,6 +1,7 @@
 //! A linear pre-scan run before pest: it bounds size and bracket depth (pest and every later pass
 //! recurse once per bracket, so deep input must be refused before they see it), finds unterminated
-//! strings and control characters, and collects the `//` comments for the formatter.
+//! strings, refuses control characters and Unicode bidirectional controls, and collects the `//`
+//! comments for the formatter.
 //!
 //! Its idea of strings and comments mirrors `grammar.pest` exactly, so a `//` inside a URL
 //! string is not a comment and a `{` inside a string is not a bracket.
@@ -14,13 +15,13 @@ use std::ops::ControlFlow;
 const MAX_SOURCE_BYTES: usize = 1 << 20;
 /// Deepest nesting of `{`, `[` and `(` accepted; real specs stay below 10.
 const MAX_DEPTH: usize = 64;
-/// After this many control characters the rest are not reported one by one.
-const MAX_CONTROL_REPORTS: usize = 8;
+/// After this many refused characters the rest are not reported one by one.
+const MAX_REFUSED_REPORTS: usize = 8;
 
 const TRIPLE_QUOTE: &[u8] = b"\"\"\"";
 
 /// Bytes that need no attention outside strings: anything but the start of a string, comment or
-/// bracket and a refused control character. Runs of them are skipped with one table lookup per
+/// bracket and a byte that may start a refused character. Runs of them are skipped with one table lookup per
 /// byte, which makes this pass a small fraction of `clawc check`.
 static PLAIN_CODE: [bool; 256] = plain_bytes(b"/\"{[()]}");
 /// The same inside a `"..."` string.
@@ -30,7 +31,7 @@ const fn plain_bytes(stops: &[u8]) -> [bool; 256] {
     let mut table = [true; 256];
     let mut byte = 0;
     while byte < 256 {
-        table[byte] = !is_refused_control(byte as u8);
+        table[byte] = !may_start_refused(byte as u8);
         byte += 1;
     }
     let mut i = 0;
@@ -45,6 +46,38 @@ const fn plain_bytes(stops: &[u8]) -> [bool; 256] {
 /// usually means a binary file was passed).
 const fn is_refused_control(byte: u8) -> bool {
     byte.is_ascii_control() && !matches!(byte, b'\t' | b'\n' | b'\r')
+}
+
+/// Whether a refused character can start at this byte: a refused control character, or the
+/// UTF-8 lead byte of a bidirectional control (`0xD8` for U+061C, `0xE2` for the U+200x and
+/// U+206x ones). `0xE2` also starts ordinary text such as `—` or `→`; those are looked at and let
+/// through by [`Scanner::inspect`].
+const fn may_start_refused(byte: u8) -> bool {
+    is_refused_control(byte) || byte == 0xD8 || byte == 0xE2
+}
+
+/// The Unicode name of `ch` if it is a bidirectional control character. These are invisible and
+/// reorder how the text around them is displayed, so a spec containing one can read differently
+/// in review than it parses ("Trojan Source", CVE-2021-42574); like rustc, the scanner refuses
+/// them everywhere, and the formatter writes one that an escape put into a string as an escape.
+/// Public so that whoever prints a source snippet can show one escaped instead of letting it
+/// reorder the snippet on screen.
+pub fn bidi_control_name(ch: char) -> Option<&'static str> {
+    Some(match ch {
+        '\u{061C}' => "ARABIC LETTER MARK",
+        '\u{200E}' => "LEFT-TO-RIGHT MARK",
+        '\u{200F}' => "RIGHT-TO-LEFT MARK",
+        '\u{202A}' => "LEFT-TO-RIGHT EMBEDDING",
+        '\u{202B}' => "RIGHT-TO-LEFT EMBEDDING",
+        '\u{202C}' => "POP DIRECTIONAL FORMATTING",
+        '\u{202D}' => "LEFT-TO-RIGHT OVERRIDE",
+        '\u{202E}' => "RIGHT-TO-LEFT OVERRIDE",
+        '\u{2066}' => "LEFT-TO-RIGHT ISOLATE",
+        '\u{2067}' => "RIGHT-TO-LEFT ISOLATE",
+        '\u{2068}' => "FIRST STRONG ISOLATE",
+        '\u{2069}' => "POP DIRECTIONAL ISOLATE",
+        _ => return None,
+    })
 }
 
 /// How many bytes from the start of `bytes` are plain according to `table`.
@@ -87,7 +120,7 @@ pub(super) fn scan(source: &str) -> Scan {
         bytes: source.as_bytes(),
         pos: 0,
         depth: 0,
-        control_reports: 0,
+        refused_reports: 0,
         scan,
     }
     .run()
@@ -98,7 +131,7 @@ struct Scanner<'s> {
     bytes: &'s [u8],
     pos: usize,
     depth: usize,
-    control_reports: usize,
+    refused_reports: usize,
     scan: Scan,
 }
 
@@ -129,7 +162,7 @@ impl Scanner<'_> {
                     self.pos += 1;
                 }
                 _ => {
-                    self.check_control(self.pos);
+                    self.check_char(self.pos);
                     self.pos += 1;
                     self.pos += plain_run(&self.bytes[self.pos..], &PLAIN_CODE);
                 }
@@ -142,7 +175,7 @@ impl Scanner<'_> {
         let start = self.pos;
         let end = self.line_end(start);
         for at in start..end {
-            self.check_control(at);
+            self.check_char(at);
         }
         let text = self.source[start + 2..end]
             .trim_end_matches('\r')
@@ -167,7 +200,7 @@ impl Scanner<'_> {
             return ControlFlow::Break(());
         };
         for at in body..body + offset {
-            self.check_control(at);
+            self.check_char(at);
         }
         self.pos = body + offset + TRIPLE_QUOTE.len();
         ControlFlow::Continue(())
@@ -184,10 +217,14 @@ impl Scanner<'_> {
                 }
                 b'\n' => break,
                 // The escaped character is skipped (a bad escape is the lowering's E0005), but a
-                // backslash cannot continue a string onto the next line.
-                b'\\' if self.bytes.get(at + 1).is_some_and(|&next| next != b'\n') => at += 2,
+                // backslash cannot continue a string onto the next line, nor hide a refused
+                // character behind it.
+                b'\\' if self.bytes.get(at + 1).is_some_and(|&next| next != b'\n') => {
+                    self.check_char(at + 1);
+                    at += 2;
+                }
                 _ => {
-                    self.check_control(at);
+                    self.check_char(at);
                     at += 1;
                     at += plain_run(&self.bytes[at..], &PLAIN_STRING);
                 }
@@ -226,28 +263,47 @@ impl Scanner<'_> {
     }
 
     #[inline]
-    fn check_control(&mut self, at: usize) {
-        let byte = self.bytes[at];
-        if is_refused_control(byte) {
-            self.report_control(at, byte);
+    fn check_char(&mut self, at: usize) {
+        if may_start_refused(self.bytes[at]) {
+            self.inspect(at);
         }
     }
 
-    #[cold]
-    fn report_control(&mut self, at: usize, byte: u8) {
-        self.control_reports += 1;
-        if self.control_reports > MAX_CONTROL_REPORTS {
+    /// Reports the character starting at `at` if it is refused. The one place that decides what
+    /// a spec may not contain: every byte of every string, comment and the code between them
+    /// passes through here (through [`Self::check_char`]).
+    fn inspect(&mut self, at: usize) {
+        // `at` is a lead byte, hence a character boundary; `get` keeps that from being trusted.
+        let Some(ch) = self.source.get(at..).and_then(|rest| rest.chars().next()) else {
             return;
-        }
-        self.scan.diagnostics.push(
+        };
+        let span = Span::new(at, at + ch.len_utf8());
+        let diagnostic = if let Some(name) = bidi_control_name(ch) {
+            let code = u32::from(ch);
+            Diagnostic::error(
+                codes::BIDI_CONTROL,
+                format!("Unicode bidirectional control character U+{code:04X} {name} in the source"),
+                span,
+            )
+            .with_label("invisible here, and it reorders how the text around it is displayed")
+            .with_help(format!(
+                "remove it: it can make what a reviewer sees differ from what is checked (\"Trojan Source\"); if a string really needs it, write the escape `\\u{code:04x}` inside a `\"...\"` string"
+            ))
+        } else if u8::try_from(ch).is_ok_and(is_refused_control) {
             Diagnostic::error(
                 codes::CONTROL_CHARACTER,
-                format!("control character U+{byte:04X} in the source"),
-                Span::new(at, at + 1),
+                format!("control character U+{:04X} in the source", u32::from(ch)),
+                span,
             )
             .with_label("not allowed here")
-            .with_help("remove it; inside strings write it as an escape such as `\\u0000` (is this a binary file?)"),
-        );
+            .with_help("remove it; inside strings write it as an escape such as `\\u0000` (is this a binary file?)")
+        } else {
+            return;
+        };
+        self.refused_reports += 1;
+        if self.refused_reports <= MAX_REFUSED_REPORTS {
+            self.scan.diagnostics.push(diagnostic);
+        }
     }
 
     /// The offset of the `\n` ending the line that contains `from`, or the end of the source.

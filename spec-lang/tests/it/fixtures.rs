@@ -57,7 +57,7 @@ pub fn render(file: &str, source: &str, diagnostics: &[Diagnostic]) -> String {
         let snippet = source
             .get(diagnostic.span.start..diagnostic.span.end)
             .unwrap_or("");
-        let snippet = snippet.lines().next().unwrap_or("");
+        let snippet = visible(snippet.lines().next().unwrap_or(""));
         out.push_str(&format!(
             "{file}:{line}:{col}: {severity}[{}]: {}\n",
             diagnostic.code, diagnostic.message
@@ -78,6 +78,20 @@ pub fn render(file: &str, source: &str, diagnostics: &[Diagnostic]) -> String {
         }
     }
     out
+}
+
+/// `text` with control and bidirectional control characters written as `\u{...}`, so that a
+/// snapshot shows them and carries none itself.
+fn visible(text: &str) -> String {
+    text.chars()
+        .map(|ch| {
+            if spec_lang::bidi_control_name(ch).is_some() || (ch.is_control() && ch != '\t') {
+                ch.escape_unicode().to_string()
+            } else {
+                ch.to_string()
+            }
+        })
+        .collect()
 }
 
 #[test]

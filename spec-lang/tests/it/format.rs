@@ -61,6 +61,21 @@ fn strings_are_re_escaped_canonically() {
 }
 
 #[test]
+fn bidirectional_controls_from_escapes_stay_escapes() {
+    // The parser refuses them written raw (E0008), so the formatter must never write one raw,
+    // not even in a `"""` block.
+    for keyword in ["summary", "intent"] {
+        let source = format!("integration x {{ {keyword} \"a\\u202Eb\\nc\\u2066\" }}");
+        let formatted = format(&source);
+        assert_eq!(
+            formatted,
+            format!("integration x {{\n  {keyword} \"a\\u202eb\\nc\\u2066\"\n}}\n")
+        );
+        assert_eq!(format(&formatted), formatted);
+    }
+}
+
+#[test]
 fn intent_text_that_a_block_cannot_hold_falls_back_to_a_quoted_string() {
     // Leading indentation on every line would be dedented away, and `"""` cannot appear inside.
     for intent in ["  indented", "has \"\"\" inside"] {

@@ -40,10 +40,12 @@ fn diagnostics(source: &str) -> Vec<spec_lang::Diagnostic> {
             info.code
         );
     }
-    if diagnostics
-        .iter()
-        .any(|d| matches!(d.code, "E0001" | "E0002" | "E0003" | "E0004" | "E0007"))
-    {
+    if diagnostics.iter().any(|d| {
+        matches!(
+            d.code,
+            "E0001" | "E0002" | "E0003" | "E0004" | "E0007" | "E0008"
+        )
+    }) {
         assert!(file.is_none(), "no tree when the syntax is broken");
     }
     diagnostics
@@ -64,6 +66,8 @@ fn syntax_errors_name_what_was_expected() {
         "integration x { type T = [string }",
         "integration x {} integration y {}",
         "integration x { example \"e\" { http GET \"u\" 200 } }",
+        "integration x { secret s { plaintxt \"h\" } }",
+        "integration x { secret s { plaintext } }",
         "integration x {",
         "",
         "   // only a comment\n",
@@ -207,8 +211,89 @@ fn nul_bytes_and_control_characters_are_reported_where_they_are() {
         only_code("integration x { summary \"a\u{1}\" }"),
         ("E0007", spec_lang::Span::new(26, 27))
     );
+    // A backslash does not hide the character after it.
+    assert_eq!(
+        only_code("integration x { summary \"a\\\u{1}\" }"),
+        ("E0007", spec_lang::Span::new(27, 28))
+    );
     // A file of NUL bytes yields a bounded number of diagnostics.
     assert!(diagnostics(&"\0".repeat(10_000)).len() <= 8);
+}
+
+#[test]
+fn bidirectional_controls_are_refused_everywhere_with_their_name() {
+    let places = [
+        ("code", "integration x {\u{202E} }", 15),
+        ("string", "integration x { summary \"a\u{2066}b\" }", 26),
+        (
+            "after a backslash",
+            "integration x { summary \"a\\\u{202D}\" }",
+            27,
+        ),
+        (
+            "triple string",
+            "integration x { intent \"\"\"\n  a\u{200F}\n  \"\"\" }",
+            30,
+        ),
+        ("comment", "integration x { // ok\u{061C}\n}", 21),
+        (
+            "doc comment",
+            "integration x { config {\n/// d\u{2069}\na: int } }",
+            30,
+        ),
+    ];
+    for (place, source, at) in places {
+        let found = diagnostics(source);
+        assert_eq!(found.len(), 1, "{place}: {found:?}");
+        assert_eq!(found[0].code, "E0008", "{place}");
+        let ch = source[at..]
+            .chars()
+            .next()
+            .expect("a character at the offset");
+        assert_eq!(
+            found[0].span,
+            spec_lang::Span::new(at, at + ch.len_utf8()),
+            "{place}"
+        );
+        assert!(
+            found[0]
+                .message
+                .contains(&format!("U+{:04X} ", u32::from(ch))),
+            "{place}: {}",
+            found[0].message
+        );
+    }
+    let (_, diagnostics) = spec_lang::parse("integration x {\u{202E}}");
+    assert!(
+        diagnostics[0]
+            .message
+            .contains("U+202E RIGHT-TO-LEFT OVERRIDE"),
+        "{}",
+        diagnostics[0].message
+    );
+    // Every one of them, and nothing that merely shares their first UTF-8 byte.
+    for ch in ['\u{061C}', '\u{200E}', '\u{200F}']
+        .into_iter()
+        .chain('\u{202A}'..='\u{202E}')
+        .chain('\u{2066}'..='\u{2069}')
+    {
+        assert_eq!(
+            only_code(&format!("integration x {{ // {ch}\n}}")).0,
+            "E0008",
+            "U+{:04X}",
+            u32::from(ch)
+        );
+    }
+    let (file, diagnostics) = spec_lang::parse(
+        "integration x { // \u{2014} \u{2026} \u{2192} \u{2067}\u{200B} \u{0600}\n summary \"\u{2019}\" }",
+    );
+    let codes: Vec<&str> = diagnostics.iter().map(|d| d.code).collect();
+    assert_eq!(codes, ["E0008"], "only U+2067 is refused");
+    assert!(file.is_none());
+    let (file, diagnostics) =
+        spec_lang::parse("integration x { // \u{2014} \u{2026} \u{0600}\n summary \"\u{2019}\" }");
+    assert_eq!(diagnostics, vec![]);
+    assert!(file.is_some());
 }
 
 #[test]
@@ -258,7 +343,7 @@ fn doc_comments_attach_only_directly_above_a_field() {
 #[test]
 fn every_syntax_code_is_explained_with_an_example_and_a_fix() {
     for code in [
-        "E0001", "E0002", "E0003", "E0004", "E0005", "E0006", "E0007", "E0009",
+        "E0001", "E0002", "E0003", "E0004", "E0005", "E0006", "E0007", "E0008", "E0009",
     ] {
         let info = spec_lang::codes::explain(code).unwrap_or_else(|| panic!("{code} explained"));
         assert!(!info.title.is_empty());

@@ -296,25 +296,24 @@ fn item() -> impl Strategy<Value = String> {
         (
             name(),
             proptest::collection::vec(
-                (
-                    prop_oneof!["header", "query"],
-                    quoted(),
-                    prop::option::of(quoted()),
+                prop_oneof![
+                    (
+                        prop_oneof!["header", "query"],
+                        quoted(),
+                        prop::option::of(quoted()),
+                        proptest::collection::vec(quoted(), 1..3)
+                    )
+                        .prop_map(|(kind, h, template, hosts)| {
+                            let template = template.map_or_else(String::new, |t| format!(" = {t}"));
+                            format!("  inject {kind} {h}{template} into {}\n", hosts.join(", "))
+                        }),
                     proptest::collection::vec(quoted(), 1..3)
-                ),
-                0..3
+                        .prop_map(|hosts| format!("  plaintext {}\n", hosts.join(", "))),
+                ],
+                0..4
             )
         )
-            .prop_map(|(n, injections)| {
-                let body: String = injections
-                    .into_iter()
-                    .map(|(kind, h, template, hosts)| {
-                        let template = template.map_or_else(String::new, |t| format!(" = {t}"));
-                        format!("  inject {kind} {h}{template} into {}\n", hosts.join(", "))
-                    })
-                    .collect();
-                format!("secret {n} {{\n{body}}}")
-            }),
+            .prop_map(|(n, lines)| format!("secret {n} {{\n{}}}", lines.concat())),
         proptest::collection::vec(quoted(), 0..4).prop_map(|hosts| format!(
             "network {{ {} }}",
             hosts
