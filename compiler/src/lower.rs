@@ -140,7 +140,13 @@ pub fn policy(
                     },
                 },
                 hosts: injection.hosts.clone(),
-                plaintext_hosts: Vec::new(),
+                // The spec opts hosts in per secret; each rule gets those of its own hosts.
+                plaintext_hosts: injection
+                    .hosts
+                    .iter()
+                    .filter(|host| secret.plaintext_hosts.contains(host))
+                    .cloned()
+                    .collect(),
             });
         }
     }
@@ -372,6 +378,20 @@ mod tests {
             assert_eq!(policy.network.secrets.len(), injections, "{stem}");
             for rule in &policy.network.secrets {
                 assert_eq!(rule.value.0, format!("real-{}", rule.name));
+                // Plain HTTP only where the spec says so, and only among the rule's own hosts.
+                let opted_in = &spec.secrets[&rule.name].plaintext_hosts;
+                assert!(
+                    rule.plaintext_hosts
+                        .iter()
+                        .all(|h| opted_in.contains(h) && rule.hosts.contains(h)),
+                    "{stem}"
+                );
+                let expected: &[&str] = if stem == "home_assistant" {
+                    &["homeassistant.local"]
+                } else {
+                    &[]
+                };
+                assert_eq!(rule.plaintext_hosts, expected, "{stem}");
                 // The sandbox's environment holds the placeholder, never the value.
                 assert!(
                     !policy.env.values().any(|v| v.contains(&rule.value.0)),
