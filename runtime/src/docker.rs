@@ -157,7 +157,11 @@ impl DockerSandbox {
             .labels
             .iter()
             .cloned()
-            .chain(owner::Owner::current().into_iter().flat_map(|o| o.labels()))
+            .chain(
+                owner::ContainerOwner::current()
+                    .into_iter()
+                    .flat_map(|o| o.labels()),
+            )
             .collect();
         let runtime_gaps = match &config.runtime {
             Some(name) => runtime_gaps(&engine, name).await,
@@ -191,7 +195,7 @@ impl DockerSandbox {
 
     /// The owner labels this process puts on its containers (empty when `/proc` cannot say).
     pub fn owner_labels() -> Vec<(String, String)> {
-        owner::Owner::current()
+        owner::ContainerOwner::current()
             .map(|o| o.labels().to_vec())
             .unwrap_or_default()
     }

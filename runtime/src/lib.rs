@@ -11,6 +11,7 @@ pub mod docker;
 pub mod egress;
 pub mod init;
 pub mod native;
+mod owner;
 pub mod policy;
 pub mod sandbox;
 mod seccomp_policy;

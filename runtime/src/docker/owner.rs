@@ -2,10 +2,10 @@
 //! reaping of containers whose owner is dead. A live owner's containers are never touched:
 //! another gateway or agent on this machine may be using the same engine.
 //!
-//! An owner is its pid and its start time (field 22 of `/proc/<pid>/stat`, clock ticks after
-//! boot), so a reused pid does not make a dead owner look alive. Pids only mean something in
-//! one pid namespace of one boot, so the marker label names that space (boot id and pid
-//! namespace), and only containers from our own space are judged at all.
+//! An owner is a `crate::owner::Owner` (pid and start time, so a reused pid does not make a
+//! dead owner look alive). Pids only mean something in one pid namespace of one boot, so the
+//! marker label names that space (boot id and pid namespace), and only containers from our own
+//! space are judged at all.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -18,25 +18,24 @@ pub const OWNER_LABEL: &str = "clawc.owner";
 pub const OWNER_PID_LABEL: &str = "clawc.owner.pid";
 pub const OWNER_START_LABEL: &str = "clawc.owner.start";
 
+use crate::owner::Owner;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Owner {
+pub(crate) struct ContainerOwner {
     space: String,
-    pid: u32,
-    start: u64,
+    process: Owner,
 }
 
-impl Owner {
+impl ContainerOwner {
     /// This process (read once). `None` when `/proc` does not say; its containers then carry
     /// no owner and are never reaped (the lifeline and auto-removal still end them).
-    pub(crate) fn current() -> Option<&'static Owner> {
-        static CURRENT: OnceLock<Option<Owner>> = OnceLock::new();
+    pub(crate) fn current() -> Option<&'static ContainerOwner> {
+        static CURRENT: OnceLock<Option<ContainerOwner>> = OnceLock::new();
         CURRENT
             .get_or_init(|| {
-                let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-                Some(Owner {
+                Some(ContainerOwner {
                     space: pid_space()?,
-                    pid: std::process::id(),
-                    start: start_time(&stat)?,
+                    process: Owner::current()?,
                 })
             })
             .as_ref()
@@ -45,31 +44,28 @@ impl Owner {
     pub(crate) fn labels(&self) -> [(String, String); 3] {
         [
             (OWNER_LABEL.to_owned(), self.space.clone()),
-            (OWNER_PID_LABEL.to_owned(), self.pid.to_string()),
-            (OWNER_START_LABEL.to_owned(), self.start.to_string()),
+            (OWNER_PID_LABEL.to_owned(), self.process.pid.to_string()),
+            (OWNER_START_LABEL.to_owned(), self.process.start.to_string()),
         ]
     }
 
     /// The owner a container's labels name; `None` for anything malformed (never reaped).
-    fn from_labels(labels: &HashMap<String, String>) -> Option<Owner> {
-        Some(Owner {
+    fn from_labels(labels: &HashMap<String, String>) -> Option<ContainerOwner> {
+        Some(ContainerOwner {
             space: labels.get(OWNER_LABEL)?.clone(),
-            pid: labels
-                .get(OWNER_PID_LABEL)?
-                .parse()
-                .ok()
-                .filter(|pid| *pid > 0)?,
-            start: labels.get(OWNER_START_LABEL)?.parse().ok()?,
+            process: Owner {
+                pid: labels
+                    .get(OWNER_PID_LABEL)?
+                    .parse()
+                    .ok()
+                    .filter(|pid| *pid > 0)?,
+                start: labels.get(OWNER_START_LABEL)?.parse().ok()?,
+            },
         })
     }
 
-    /// Only a definite "no such process" or a different start time counts as dead; anything
-    /// unclear (e.g. `/proc` mounted with `hidepid`) counts as alive.
     fn alive(&self) -> bool {
-        match std::fs::read_to_string(format!("/proc/{}/stat", self.pid)) {
-            Ok(stat) => start_time(&stat).is_none_or(|start| start == self.start),
-            Err(err) => !matches!(err.raw_os_error(), Some(libc::ENOENT | libc::ESRCH)),
-        }
+        self.process.alive()
     }
 }
 
@@ -82,18 +78,11 @@ fn pid_space() -> Option<String> {
     Some(format!("{}-{inode}", boot.trim()))
 }
 
-/// Field 22 (`starttime`) of a `/proc/<pid>/stat` line. The command name (field 2) is in
-/// parentheses and may itself hold spaces and parentheses, so fields are counted from the last `)`.
-fn start_time(stat: &str) -> Option<u64> {
-    let (_, after_name) = stat.rsplit_once(')')?;
-    after_name.split_whitespace().nth(19)?.parse().ok()
-}
-
 /// Force-removes (killing) every container of our pid space whose owner is dead, and returns
 /// their ids. A `clawc` killed before its container started leaves one in state "created",
 /// which neither the lifeline nor auto-removal can end; this catches those too.
 pub(crate) async fn reap(docker: &Docker) -> Result<Vec<String>, bollard::errors::Error> {
-    let Some(me) = Owner::current() else {
+    let Some(me) = ContainerOwner::current() else {
         return Ok(Vec::new());
     };
     let options = ListContainersOptions {
@@ -109,7 +98,7 @@ pub(crate) async fn reap(docker: &Docker) -> Result<Vec<String>, bollard::errors
         let (Some(id), Some(labels)) = (container.id, container.labels) else {
             continue;
         };
-        let Some(owner) = Owner::from_labels(&labels) else {
+        let Some(owner) = ContainerOwner::from_labels(&labels) else {
             continue;
         };
         if owner.space != me.space || owner.alive() {
@@ -133,7 +122,7 @@ pub(crate) async fn reap(docker: &Docker) -> Result<Vec<String>, bollard::errors
                 status_code: 404 | 409,
                 ..
             }) => {
-                tracing::info!(container = %id, owner_pid = owner.pid, "reaped a container whose clawc is gone");
+                tracing::info!(container = %id, owner_pid = owner.process.pid, "reaped a container whose clawc is gone");
                 reaped.push(id);
             }
             Err(e) => {
@@ -150,13 +139,16 @@ mod tests {
 
     #[test]
     fn this_process_is_an_owner_and_alive() {
-        let me = Owner::current().expect("/proc names this process");
-        assert_eq!(me.pid, std::process::id());
+        let me = ContainerOwner::current().expect("/proc names this process");
+        assert_eq!(me.process.pid, std::process::id());
         assert!(me.alive());
         let labels: HashMap<String, String> = me.labels().into_iter().collect();
-        assert_eq!(Owner::from_labels(&labels).as_ref(), Some(me));
-        let reborn = Owner {
-            start: me.start + 1,
+        assert_eq!(ContainerOwner::from_labels(&labels).as_ref(), Some(me));
+        let reborn = ContainerOwner {
+            process: Owner {
+                start: me.process.start + 1,
+                ..me.process
+            },
             ..me.clone()
         };
         assert!(!reborn.alive(), "a different start time is another process");
@@ -171,18 +163,10 @@ mod tests {
                 (OWNER_START_LABEL.to_owned(), start.to_owned()),
             ])
         };
-        assert!(Owner::from_labels(&labels("12", "34")).is_some());
-        assert!(Owner::from_labels(&labels("0", "34")).is_none());
-        assert!(Owner::from_labels(&labels("x", "34")).is_none());
-        assert!(Owner::from_labels(&labels("12", "")).is_none());
-        assert!(Owner::from_labels(&HashMap::new()).is_none());
-    }
-
-    #[test]
-    fn start_time_is_field_22_even_with_parentheses_in_the_name() {
-        let rest: Vec<String> = (3..=52).map(|n| n.to_string()).collect();
-        let line = format!("4242 (a ) b (c) {}", rest.join(" "));
-        assert_eq!(start_time(&line), Some(22));
-        assert_eq!(start_time("4242 (clawc) S 1 2"), None);
+        assert!(ContainerOwner::from_labels(&labels("12", "34")).is_some());
+        assert!(ContainerOwner::from_labels(&labels("0", "34")).is_none());
+        assert!(ContainerOwner::from_labels(&labels("x", "34")).is_none());
+        assert!(ContainerOwner::from_labels(&labels("12", "")).is_none());
+        assert!(ContainerOwner::from_labels(&HashMap::new()).is_none());
     }
 }

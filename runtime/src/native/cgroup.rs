@@ -4,7 +4,7 @@
 //! subtree works for unprivileged users, and root does not escape a limit placed on its caller.
 //!
 //! Every directory made here is named after its owner (`clawc-<pid>-<start>-<suffix>`, see
-//! [`Owner`]), so a later `clawc` can reap what a killed one left behind (processes included)
+//! [`crate::owner::Owner`]), so a later `clawc` can reap what a killed one left behind (processes included)
 //! without ever touching a live owner's.
 
 use std::fs::{self, File, OpenOptions};
@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use crate::owner::Owner;
 use crate::policy::Limits;
 
 const ROOT: &str = "/sys/fs/cgroup";
@@ -167,30 +168,10 @@ fn remove_killing(dir: &Path) -> io::Result<()> {
     }
 }
 
-/// The process that made a clawc cgroup: its pid and its start time (clock ticks after boot,
-/// field 22 of `/proc/<pid>/stat`). The start time is what makes pid reuse harmless: a new
-/// process with the same pid started later, so it is not the owner.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Owner {
-    pid: u32,
-    start: u64,
-}
-
 const NAME_PREFIX: &str = "clawc-";
 
+/// The names of an owner's cgroups (the owner itself is `crate::owner`'s).
 impl Owner {
-    /// This process (read once; a process's start time never changes).
-    fn current() -> Option<Owner> {
-        static CURRENT: OnceLock<Option<Owner>> = OnceLock::new();
-        *CURRENT.get_or_init(|| {
-            let stat = fs::read_to_string("/proc/self/stat").ok()?;
-            Some(Owner {
-                pid: std::process::id(),
-                start: start_time(&stat)?,
-            })
-        })
-    }
-
     /// The directory name for one of this owner's cgroups.
     fn name(self, suffix: &str) -> String {
         format!("{NAME_PREFIX}{}-{}-{suffix}", self.pid, self.start)
@@ -213,24 +194,6 @@ impl Owner {
             start: start.parse().ok()?,
         })
     }
-
-    /// Whether the owner still runs. Only a definite "no such process" or a different start
-    /// time counts as dead; anything unclear (e.g. `/proc` mounted with `hidepid`) counts as
-    /// alive, so a live owner's cgroups are never reaped.
-    fn alive(self) -> bool {
-        match fs::read_to_string(format!("/proc/{}/stat", self.pid)) {
-            Ok(stat) => start_time(&stat).is_none_or(|start| start == self.start),
-            Err(err) => !matches!(err.raw_os_error(), Some(libc::ENOENT | libc::ESRCH)),
-        }
-    }
-}
-
-/// Field 22 (`starttime`) of a `/proc/<pid>/stat` line. The command name (field 2) is in
-/// parentheses and may itself hold spaces and parentheses, so fields are counted from the last `)`.
-fn start_time(stat: &str) -> Option<u64> {
-    let (_, after_name) = stat.rsplit_once(')')?;
-    // After the name come field 3 (state) onwards: field 22 is the 20th of them.
-    after_name.split_whitespace().nth(19)?.parse().ok()
 }
 
 /// Removes the clawc cgroups in `parent` whose owner is dead, killing what still runs in them
@@ -632,19 +595,6 @@ mod tests {
     }
 
     /// A `/proc/<pid>/stat` line whose command name is `comm` and start time 987654.
-    fn stat_line(comm: &str) -> String {
-        format!("4242 ({comm}) S 1 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 200 18446744073709551615")
-    }
-
-    #[test]
-    fn start_time_is_field_22_even_when_the_name_holds_spaces_and_parentheses() {
-        assert_eq!(start_time(&stat_line("clawc")), Some(987_654));
-        assert_eq!(start_time(&stat_line("a ) b (c) 1 2 3")), Some(987_654));
-        assert_eq!(start_time("4242 (clawc) S 1 2 3"), None);
-        assert_eq!(start_time("no parenthesis at all"), None);
-        assert_eq!(start_time(""), None);
-    }
-
     #[test]
     fn owner_names_round_trip_and_nothing_else_parses() {
         let owner = Owner {
@@ -670,31 +620,13 @@ mod tests {
         }
     }
 
-    #[test]
-    fn an_owner_is_alive_only_with_its_own_start_time() {
-        let me = Owner::current().expect("own start time");
-        assert!(me.alive());
-        // Same pid, another start time: what a reused pid looks like.
-        let reused = Owner {
-            start: me.start + 1,
-            ..me
-        };
-        assert!(!reused.alive());
-        let exited = exited_owner();
-        assert!(!exited.alive());
-    }
-
     /// The owner mark of a child process that has exited and been reaped.
     fn exited_owner() -> Owner {
         let mut child = std::process::Command::new("sleep")
             .arg("30")
             .spawn()
             .expect("spawn sleep");
-        let stat = fs::read_to_string(format!("/proc/{}/stat", child.id())).expect("child stat");
-        let owner = Owner {
-            pid: child.id(),
-            start: start_time(&stat).expect("child start time"),
-        };
+        let owner = Owner::of(child.id()).expect("child start time");
         child.kill().expect("kill sleep");
         child.wait().expect("reap sleep");
         owner
@@ -747,12 +679,7 @@ mod tests {
             .arg("300")
             .spawn()
             .expect("spawn live owner");
-        let live_stat =
-            fs::read_to_string(format!("/proc/{}/stat", live_owner.id())).expect("owner stat");
-        let live = Owner {
-            pid: live_owner.id(),
-            start: start_time(&live_stat).expect("owner start time"),
-        };
+        let live = Owner::of(live_owner.id()).expect("owner start time");
         let (live_dir, mut live_sleeper) = cgroup_with_sleeper(&parent, &live.name("0"));
         let foreign_dir = parent.join(format!("clawc-test-foreign-{}", std::process::id()));
         fs::create_dir(&foreign_dir).expect("create foreign cgroup");
