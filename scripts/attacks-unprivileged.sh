@@ -46,8 +46,8 @@ for line in sys.stdin:
 }
 test_bin="$(pick test it)"
 [ -n "$test_bin" ] || { echo "could not find the claw-runtime test binary in cargo's output" >&2; exit 2; }
-# The in-sandbox init is the RELEASED clawc, the binary users run (it acts as init when started
-# as /run/clawc/init), not the test build's claw-sandbox-init.
+# The in-sandbox init is the RELEASED clawc acting as its own init (what it does when no
+# claw-sandbox-init is installed beside it); the root run uses the released claw-sandbox-init.
 (cd "$repo" && cargo build --release -p clawc --locked)
 init_bin="${CARGO_TARGET_DIR:-$repo/target}/release/clawc"
 [ -x "$init_bin" ] || { echo "release clawc not found at $init_bin" >&2; exit 2; }

@@ -11,9 +11,11 @@ echo "== format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-echo "== release build (the clawc users run is the init every sandbox test uses)"
-cargo build --release -p clawc --locked
-export CLAWC_SANDBOX_INIT="$PWD/target/release/clawc"
+echo "== release build (what users run: clawc and the small init it uses from beside itself)"
+cargo build --release -p clawc -p claw-runtime --bin clawc --bin claw-sandbox-init --locked
+# Every sandbox test as root uses the released init clawc picks by default; the unprivileged run
+# below and the cgroup v2 VM use clawc itself as init (what clawc does with no init beside it).
+export CLAWC_SANDBOX_INIT="$PWD/target/release/claw-sandbox-init"
 
 echo "== cgroup v2 in a qemu VM (this machine's cgroups are hybrid; software emulation, budget 480 s)"
 scripts/cgroup-v2-vm.sh --clawc "$PWD/target/release/clawc"

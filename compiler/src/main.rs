@@ -21,23 +21,14 @@ use clap::Parser;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    // The sandbox init runs *inside* a sandbox from this same executable: no clap, no logging.
-    // Started as `/run/clawc/init` (its path inside every sandbox) or with the hidden
-    // subcommand.
+    // Where no `claw-sandbox-init` is installed beside it, clawc is its own sandbox init: started
+    // as `/run/clawc/init` (its path in every sandbox), it acts as init — no clap, no logging.
     let mut args = std::env::args_os();
-    let argv0 = args.next();
-    let as_init = if argv0.is_some_and(|a| a == claw_runtime::init::PATH_INSIDE) {
-        Some(args.collect())
-    } else if std::env::args_os()
-        .nth(1)
-        .is_some_and(|a| a == commands::INIT_SUBCOMMAND)
+    if args
+        .next()
+        .is_some_and(|argv0| argv0 == claw_runtime::init::PATH_INSIDE)
     {
-        Some(std::env::args_os().skip(2).collect())
-    } else {
-        None
-    };
-    if let Some(init_args) = as_init {
-        let code = claw_runtime::init::run_from_args(init_args);
+        let code = claw_runtime::init::run_from_args(args.collect());
         return ExitCode::from(u8::try_from(code).unwrap_or(1));
     }
 

@@ -41,7 +41,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let docker = runtime.block_on(DockerSandbox::connect(DockerConfig::default()));
     let native = NativeSandbox::new(InitExe {
         path: env!("CARGO_BIN_EXE_claw-sandbox-init").into(),
-        leading_args: Vec::new(),
     });
     // Two groups, each interleaved within itself: the engine goes on tearing a container down
     // (its network namespace, overlay mounts) after the call that ran it has returned, and that

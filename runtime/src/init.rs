@@ -3,8 +3,9 @@
 //! Landlock, `no_new_privs` — serves the egress bridge when the policy grants network, then
 //! runs the program as its child (see [`supervise`]).
 //!
-//! The same code runs as the standalone `claw-sandbox-init` binary and as `clawc`'s hidden
-//! `__sandbox-init` subcommand; both call [`run_from_args`].
+//! The same code runs as the small `claw-sandbox-init` binary (what `clawc` uses when it is
+//! installed beside it) and as `clawc` itself started as [`PATH_INSIDE`]; both call
+//! [`run_from_args`].
 
 mod landlock;
 pub(crate) mod plan;
@@ -39,8 +40,6 @@ pub fn own_tasks(network: bool) -> u32 {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InitExe {
     pub path: PathBuf,
-    /// Arguments before init's own, e.g. `["__sandbox-init"]` when the init is `clawc` itself.
-    pub leading_args: Vec<String>,
 }
 
 impl InitExe {
@@ -48,13 +47,10 @@ impl InitExe {
     /// as an unprivileged user with a copy outside a private home directory).
     pub const ENV_OVERRIDE: &'static str = "CLAWC_SANDBOX_INIT";
 
-    /// `$CLAWC_SANDBOX_INIT` (no leading arguments) when set, else `fallback`.
+    /// `$CLAWC_SANDBOX_INIT` when set, else `fallback`.
     pub fn from_env_or(fallback: InitExe) -> InitExe {
         match std::env::var_os(Self::ENV_OVERRIDE) {
-            Some(path) if !path.is_empty() => InitExe {
-                path: path.into(),
-                leading_args: Vec::new(),
-            },
+            Some(path) if !path.is_empty() => InitExe { path: path.into() },
             _ => fallback,
         }
     }

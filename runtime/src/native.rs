@@ -236,7 +236,6 @@ impl Sandbox for NativeSandbox {
         let mut output = OutputCap::new(policy.limits.output_bytes);
         let mut cmd = tokio::process::Command::new(&self.bwrap);
         cmd.args(layout.args())
-            .args(&self.init.leading_args)
             .args(plan.to_args())
             .stdin(stdio(command.stdin))
             .stdout(stdio(OutputCap::spawn_choice(

@@ -13,8 +13,6 @@ use std::path::{Path, PathBuf};
 use crate::exit;
 use crate::sources::{self, SpecFile};
 
-pub use sandbox::INIT_SUBCOMMAND;
-
 use crate::cli::{Cli, Command, Global, SandboxCommand};
 
 pub fn run(cli: Cli) -> i32 {

@@ -420,3 +420,22 @@ fn spec_timeout_bounds_the_run() {
     assert_eq!(out.status.code(), Some(137), "{out:?}");
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
 }
+
+/// Installed alone (no `claw-sandbox-init` beside it), clawc is its own sandbox init.
+#[test]
+fn clawc_alone_is_its_own_init() {
+    if !native_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let alone = dir.path().join("clawc");
+    std::fs::copy(env!("CARGO_BIN_EXE_clawc"), &alone).expect("copy clawc");
+    assert!(!dir.path().join("claw-sandbox-init").exists());
+    let out = std::process::Command::new(&alone)
+        .env_remove("CLAWC_SANDBOX_INIT")
+        .args(["sandbox", "exec", "--", "/bin/echo", "alone"])
+        .output()
+        .expect("run the copied clawc");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(out.stdout, b"alone\n");
+}

@@ -207,7 +207,6 @@ mod tests {
         let init = InitExe {
             // Any existing file: bind_mount canonicalises every source.
             path: "/bin/sh".into(),
-            leading_args: Vec::new(),
         };
         (InitLaunch::new(&init, policy, &lifeline), lifeline)
     }

@@ -17,7 +17,6 @@ const INIT_IN_SANDBOX: &str = crate::init::PATH_INSIDE;
 /// How init wraps the program in one container.
 #[derive(Debug)]
 pub struct InitLaunch {
-    leading_args: Vec<String>,
     plan: InitPlan,
     mounts: Vec<Mount>,
 }
@@ -29,7 +28,6 @@ impl InitLaunch {
             .timeout
             .map(|t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX));
         Self {
-            leading_args: init.leading_args.clone(),
             plan: InitPlan {
                 bridge_socket: policy
                     .network
@@ -64,7 +62,6 @@ impl InitLaunch {
             ..self.plan.clone()
         };
         std::iter::once(INIT_IN_SANDBOX.to_string())
-            .chain(self.leading_args.iter().cloned())
             // Every argument started as a `String`, so nothing is lossy here.
             .chain(
                 plan.to_args()
@@ -86,7 +83,6 @@ mod tests {
     async fn init_wraps_the_program_with_lifeline_timeout_bridge_and_mounts() {
         let init = InitExe {
             path: "/host/init".into(),
-            leading_args: vec!["__sandbox-init".into()],
         };
         let mut policy = Policy {
             mounts: vec![
@@ -115,7 +111,6 @@ mod tests {
             argv,
             [
                 INIT_IN_SANDBOX,
-                "__sandbox-init",
                 "--ro",
                 "/data/in",
                 "--rw",

@@ -35,7 +35,6 @@ fn test_label() -> (String, String) {
 fn init_exe() -> InitExe {
     InitExe::from_env_or(InitExe {
         path: PathBuf::from(env!("CARGO_BIN_EXE_claw-sandbox-init")),
-        leading_args: Vec::new(),
     })
 }
 

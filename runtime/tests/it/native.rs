@@ -21,7 +21,6 @@ fn sandbox() -> Option<NativeSandbox> {
     }
     let init = InitExe {
         path: PathBuf::from(env!("CARGO_BIN_EXE_claw-sandbox-init")),
-        leading_args: Vec::new(),
     };
     Some(NativeSandbox::new(init).expect("native sandbox"))
 }

@@ -79,6 +79,5 @@ async fn docker(runtime: Option<&str>) -> Option<Box<dyn Sandbox>> {
 fn init_exe() -> InitExe {
     InitExe {
         path: env!("CARGO_BIN_EXE_claw-sandbox-init").into(),
-        leading_args: Vec::new(),
     }
 }
