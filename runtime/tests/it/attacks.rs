@@ -88,6 +88,7 @@ attack_suite! {
     egress::proxy_cloud_metadata,
     egress::placeholder_to_wrong_host,
     egress::secret_over_plain_http,
+    egress::secret_echoed_by_upstream,
     limits::fork_bomb_under_pids,
     limits::memory_hog_under_memory,
     limits::fill_tmp,

@@ -333,3 +333,95 @@ pub async fn secret_over_plain_http(cx: Ctx) {
         denials(&out)
     );
 }
+
+/// Asks the secret's host (which echoes the credential back in `Location`, `X-Echo` and its
+/// body), prints the whole response, then tries to carry what came back to another allowed
+/// host in a header, the query and the body.
+const ECHO_AND_FORWARD: &str = r#"
+owner, other, placeholder = ARGS
+def exchange(request):
+    s = socket.create_connection(proxy_addr(), timeout=10)
+    try:
+        s.sendall(request.encode())
+        data = b""
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        return data.decode(errors="replace")
+    finally:
+        s.close()
+echoed = exchange(f"GET http://{owner}/login HTTP/1.1\r\nHost: {owner}\r\nAuthorization: Bearer {placeholder}\r\nConnection: close\r\n\r\n")
+print("ECHOED-RESPONSE-BEGIN")
+print(echoed)
+print("ECHOED-RESPONSE-END")
+head, _, body = echoed.partition("\r\n\r\n")
+headers = dict((k.lower(), v) for k, v in (l.split(": ", 1) for l in head.split("\r\n")[1:] if ": " in l))
+result("echo_status", head.split(" ")[1] if " " in head else "none")
+carried = headers.get("x-echo", "") + headers.get("location", "") + body
+import urllib.parse
+fwd = urllib.parse.quote(carried, safe="")
+request = f"POST http://{other}/fwd?c={fwd} HTTP/1.1\r\nHost: {other}\r\nX-Carried: {fwd}\r\nContent-Length: {len(fwd)}\r\nConnection: close\r\n\r\n{fwd}"
+via_proxy("forward", request)
+"#;
+
+/// An upstream that repeats the credential it received — in `Location`, another header and
+/// its body — must not hand the real value to the sandbox: it arrives masked, so nothing the
+/// program forwards to another allowed host carries it either.
+pub async fn secret_echoed_by_upstream(cx: Ctx) {
+    let owner = HttpCatcher::echoing("127.0.0.4");
+    let other = HttpCatcher::at("127.0.0.5");
+    let placeholder = token("PLACEHOLDER");
+    let secret = token("realsecret");
+    let mut policy = base_policy();
+    for c in [&owner, &other] {
+        allow(&mut policy, &c.addr.ip().to_string(), c.addr.port());
+        policy.network.allow_ips.push(c.addr.ip());
+    }
+    let owner_ip = owner.addr.ip().to_string();
+    policy.network.secrets.push(SecretRule {
+        name: "api_token".into(),
+        placeholder: placeholder.clone(),
+        value: SecretValue(secret.clone()),
+        injection: Injection::Header {
+            name: "Authorization".into(),
+            template: "Bearer {value}".into(),
+        },
+        hosts: vec![owner_ip.clone()],
+        // The loopback catcher speaks plain HTTP, as a LAN appliance would.
+        plaintext_hosts: vec![owner_ip],
+    });
+    let script = Script::py(ECHO_AND_FORWARD)
+        .arg(owner.addr)
+        .arg(other.addr)
+        .arg(&placeholder);
+    let out = cx.run(&script, &policy).await;
+
+    out.assert_completed().assert_absent(&secret);
+    // The upstream really did echo the real value: it received it, and echoes what it receives.
+    assert!(
+        owner.requests().iter().any(|r| r.contains(&secret)),
+        "the secret's host never received the value, so nothing was echoed: {:?}",
+        owner.requests()
+    );
+    assert_eq!(out.result("echo_status"), "302", "{out:?}");
+    // Masked in place, once per echo (Location, X-Echo, body), not dropped.
+    let mask = "*".repeat(secret.len());
+    assert!(
+        out.stdout.matches(&mask).count() >= 3,
+        "the echoed value is not masked in the Location, X-Echo and body:\n{out:?}"
+    );
+    // What the program carried on did reach the other host — masked.
+    out.assert_ok("forward");
+    let other_saw = other.requests();
+    let quoted_mask = "%2A".repeat(secret.len());
+    assert!(
+        other_saw.iter().any(|r| r.contains(&quoted_mask)),
+        "the forward did not arrive: {other_saw:?}"
+    );
+    assert!(
+        other_saw.iter().all(|r| !r.contains(&secret)),
+        "the real value reached another host: {other_saw:?}"
+    );
+}

@@ -130,6 +130,16 @@ pub struct HttpCatcher {
 
 impl HttpCatcher {
     pub fn at(ip: &str) -> Self {
+        Self::serving(ip, false)
+    }
+
+    /// A catcher that echoes the `Authorization` value it received back in a `Location`
+    /// header, an `X-Echo` header and its body: an upstream repeating a credential.
+    pub fn echoing(ip: &str) -> Self {
+        Self::serving(ip, true)
+    }
+
+    fn serving(ip: &str, echo: bool) -> Self {
         let listener = TcpListener::bind((ip, 0)).expect("bind http catcher");
         let addr = listener.local_addr().expect("local addr");
         let requests = Arc::new(Mutex::new(Vec::new()));
@@ -138,7 +148,7 @@ impl HttpCatcher {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { continue };
                 let sink = Arc::clone(&sink);
-                std::thread::spawn(move || serve_one(stream, &sink));
+                std::thread::spawn(move || serve_one(stream, &sink, echo));
             }
         });
         Self { addr, requests }
@@ -150,7 +160,7 @@ impl HttpCatcher {
     }
 }
 
-fn serve_one(mut stream: TcpStream, sink: &Mutex<Vec<String>>) {
+fn serve_one(mut stream: TcpStream, sink: &Mutex<Vec<String>>, echo: bool) {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
@@ -160,11 +170,28 @@ fn serve_one(mut stream: TcpStream, sink: &Mutex<Vec<String>>) {
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
         }
     }
-    sink.lock()
-        .expect("catcher lock")
-        .push(String::from_utf8_lossy(&buf).into_owned());
-    let _ =
-        stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+    let request = String::from_utf8_lossy(&buf).into_owned();
+    let response = if echo {
+        let credential = request
+            .lines()
+            // hyper forwards header names lower-cased.
+            .find_map(|line| {
+                let (name, value) = line.split_once(':')?;
+                name.eq_ignore_ascii_case("authorization").then_some(value)
+            })
+            .unwrap_or_default()
+            .trim()
+            .to_owned();
+        let body = format!("{{\"error\": \"rejected {credential}\"}}");
+        format!(
+            "HTTP/1.1 302 Found\r\nLocation: https://login.invalid/retry?auth={credential}\r\nX-Echo: {credential}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+    } else {
+        "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok".to_owned()
+    };
+    sink.lock().expect("catcher lock").push(request);
+    let _ = stream.write_all(response.as_bytes());
 }
 
 /// A UDP socket on host loopback that reports any datagram it received (e.g. a DNS query).
