@@ -114,7 +114,7 @@ fn human(path: &Path, source: &str, diagnostic: &Diagnostic, color: bool) -> Str
     };
     let report = Report {
         diagnostic,
-        source: NamedSource::new(path.display().to_string(), source.to_owned()),
+        source: NamedSource::new(path.display().to_string(), shown_safely(source)),
     };
     let handler = GraphicalReportHandler::new_themed(theme)
         .with_context_lines(1)
@@ -124,6 +124,20 @@ fn human(path: &Path, source: &str, diagnostic: &Diagnostic, color: bool) -> Str
     }
     out.push('\n');
     out
+}
+
+/// The source as a snippet shows it: a bidirectional control (refused by `E0008`, "Trojan
+/// Source") would reorder the very line that reports it on the reader's terminal, so each is
+/// shown as a visible stand-in of the same UTF-8 length, keeping every span's byte offsets.
+fn shown_safely(source: &str) -> String {
+    source
+        .chars()
+        .map(|ch| match spec_lang::bidi_control_name(ch) {
+            Some(_) if ch.len_utf8() == 3 => '\u{FFFD}',
+            Some(_) => '\u{00A4}',
+            None => ch,
+        })
+        .collect()
 }
 
 /// Lines longer than this are not shown as snippets.

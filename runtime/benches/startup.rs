@@ -38,10 +38,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let runs = count_from_env("CLAWC_BENCH_RUNS", DEFAULT_RUNS)?;
     let idle = count_from_env("CLAWC_BENCH_IDLE", DEFAULT_IDLE)?;
     let runtime = tokio::runtime::Runtime::new()?;
-    let docker = runtime.block_on(DockerSandbox::connect(DockerConfig::default()));
-    let native = NativeSandbox::new(InitExe {
+    // The small init `clawc` uses from beside itself, on both backends.
+    let init = InitExe {
         path: env!("CARGO_BIN_EXE_claw-sandbox-init").into(),
-    });
+    };
+    let docker = runtime.block_on(DockerSandbox::connect(DockerConfig {
+        init: Some(InitExe::from_env_or(init.clone())),
+        ..DockerConfig::default()
+    }));
+    let native = NativeSandbox::new(init);
     // Two groups, each interleaved within itself: the engine goes on tearing a container down
     // (its network namespace, overlay mounts) after the call that ran it has returned, and that
     // leftover work would be billed to whichever runner came next (here, bubblewrap started
@@ -212,9 +217,10 @@ fn compare(medians: &[(String, Duration)]) {
     }
     if let (Some(floor), Some(native)) = (find("bubblewrap alone"), find("native backend")) {
         println!(
-            "{:<17} native - bubblewrap alone = {:.1} ms (the backend's own share)",
+            "{:<17} native - bubblewrap alone = {:.1} ms (the backend's own share); native / bubblewrap alone = {:.2}x (target <= 1.5)",
             "",
-            ms(native.saturating_sub(floor))
+            ms(native.saturating_sub(floor)),
+            native.as_secs_f64() / floor.as_secs_f64().max(f64::EPSILON)
         );
     }
     if let (Some(native), Some(cli)) = (find("native backend"), find("docker run --rm (CLI)")) {

@@ -226,3 +226,24 @@ fn a_fifo_fixture_is_refused_without_hanging() {
     assert_eq!(code, Some(1), "{stdout}");
     assert!(stdout.contains("not a regular file"), "{stdout}");
 }
+
+/// A Trojan Source spec is refused, and the report itself never prints the bidirectional
+/// control (it would reorder the reported line on the reader's terminal).
+#[test]
+fn bidi_controls_are_refused_and_never_echoed() {
+    let spec = "integration t {\n  // access granted \u{202E} }\u{2066} if admin\n  version \"0.1.0\"\n}\n";
+    assert_diagnosed("t.claw", spec.as_bytes());
+    let dir = scratch(&[("t.claw", spec.as_bytes())]);
+    let output = clawc()
+        .arg("check")
+        .arg(dir.path().join("t.claw"))
+        .output()
+        .expect("run clawc");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("error[E0008]"), "{stdout}");
+    assert!(stdout.contains("U+202E"), "{stdout}");
+    assert!(
+        !stdout.contains('\u{202E}') && !stdout.contains('\u{2066}'),
+        "the report echoes a bidi control:\n{stdout}"
+    );
+}
