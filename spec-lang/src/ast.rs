@@ -264,14 +264,42 @@ pub struct Rate {
     pub span: Span,
 }
 
-/// `example "name" { config {..} call tool {..} http ... expect ... }`
+/// `example "name" { config {..} files .. before {..} call tool {..} http ... expect ... files .. after {..} }`
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Example {
     pub name: Spanned<String>,
     pub config: Option<Value>,
     pub call: Option<Call>,
     pub http: Vec<HttpFixture>,
+    /// `files "/mount" before|after { ... }` clauses, in source order.
+    pub files: Vec<FilesClause>,
     pub expect: Option<Expect>,
+    pub span: Span,
+}
+
+/// `files "/notes" before { "ideas.md" = "..." "work/todo.md" = file("fixtures/notes/todo.md") }`
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FilesClause {
+    /// The target of a declared `filesystem` mount.
+    pub mount: Spanned<String>,
+    pub phase: Spanned<FilesPhase>,
+    pub entries: Vec<FileEntry>,
+    pub span: Span,
+}
+
+/// Whether a `files` clause seeds the mount before the call or states what it holds after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub enum FilesPhase {
+    Before,
+    After,
+}
+
+/// `"work/todo.md" = "..."`: one file, by its path relative to the mount.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FileEntry {
+    pub path: Spanned<String>,
+    /// A string or `file("...")` (the grammar allows nothing else).
+    pub contents: Value,
     pub span: Span,
 }
 

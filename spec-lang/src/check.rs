@@ -4,6 +4,7 @@
 
 pub(crate) mod code;
 mod examples;
+mod files;
 mod metadata;
 mod network;
 pub(crate) mod policy;
@@ -122,8 +123,16 @@ fn check_integration(
         &items.tools,
         limits.timeout_ms,
     );
-    let examples =
-        examples::check_examples(ctx, &tools, &network, &mut validation, &items.examples);
+    let examples = examples::check_examples(
+        ctx,
+        &examples::Policy {
+            tools: &tools,
+            allowlist: &network,
+            mounts: &mounts,
+        },
+        &mut validation,
+        &items.examples,
+    );
 
     let mut values = validation.run(ctx, &mut named, &mut config, &mut tools);
     let examples = examples

@@ -183,6 +183,15 @@ pub struct Example {
     /// The HTTP exchanges the egress proxy replays, in source order.
     pub http: Vec<HttpFixture>,
     pub expect: Expect,
+    /// What each mount (by target) holds before the call: file path relative to the mount →
+    /// UTF-8 contents. A mount not named here starts empty. Omitted when empty, so that the hash
+    /// of every spec without `files` clauses stays what it was.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub files_before: BTreeMap<String, BTreeMap<String, String>>,
+    /// What each `rw` mount (by target) must hold after the call, exactly: these regular files
+    /// with these contents and no other file. A mount not named here is not compared.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub files_after: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

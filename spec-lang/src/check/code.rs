@@ -34,6 +34,10 @@ pub(crate) const INVALID_EXPECTED_OUTPUT: &str = "E0040";
 pub(crate) const INVALID_CONFIG: &str = "E0041";
 pub(crate) const INVALID_DEFAULT: &str = "E0042";
 pub(crate) const INVALID_PLAINTEXT_HOST: &str = "E0043";
+pub(crate) const UNKNOWN_MOUNT: &str = "E0044";
+pub(crate) const READ_ONLY_AFTER: &str = "E0045";
+pub(crate) const INVALID_FILE_PATH: &str = "E0046";
+pub(crate) const FILES_TOO_LARGE: &str = "E0047";
 
 pub(crate) const TOOL_WITHOUT_EXAMPLE: &str = "W0001";
 pub(crate) const WRITABLE_MOUNT: &str = "W0002";

@@ -1,6 +1,7 @@
-//! Examples: the call, its HTTP fixtures and the expectation. Data is queued for schema
-//! validation (see `validate`) and put into the IR afterwards.
+//! Examples: the call, its HTTP fixtures, the mounts' files and the expectation. Data is queued
+//! for schema validation (see `validate`) and put into the IR afterwards.
 
+use super::files::{self, MountFiles};
 use super::network::{self, Allowlist};
 use super::tools::CheckedTool;
 use super::validate::{Slot, Validated, Validation};
@@ -16,7 +17,16 @@ pub(super) struct PendingExample {
     config: Slot,
     call: Option<(String, Slot)>,
     http: Vec<ir::HttpFixture>,
+    /// The mounts' files before and after the call.
+    files: Option<(MountFiles, MountFiles)>,
     expect: Option<PendingExpect>,
+}
+
+/// What examples are checked against: the declared tools, hosts and mounts.
+pub(super) struct Policy<'p> {
+    pub tools: &'p BTreeMap<String, CheckedTool>,
+    pub allowlist: &'p Allowlist,
+    pub mounts: &'p [ir::Mount],
 }
 
 enum PendingExpect {
@@ -29,6 +39,7 @@ impl PendingExample {
     /// reported, so the IR is discarded anyway).
     pub fn resolve(self, values: &mut Validated) -> Option<ir::Example> {
         let (tool, args) = self.call?;
+        let (files_before, files_after) = self.files?;
         Some(ir::Example {
             name: self.name,
             config: values.take(self.config),
@@ -41,14 +52,15 @@ impl PendingExample {
                 PendingExpect::Output(slot) => ir::Expect::Output(values.take(slot)),
                 PendingExpect::Error(message) => ir::Expect::Error(message),
             },
+            files_before,
+            files_after,
         })
     }
 }
 
 pub(super) fn check_examples<'a>(
     ctx: &mut Ctx,
-    tools: &BTreeMap<String, CheckedTool>,
-    allowlist: &Allowlist,
+    policy: &Policy,
     validation: &mut Validation<'a>,
     examples: &[&'a ast::Example],
 ) -> Vec<PendingExample> {
@@ -56,7 +68,7 @@ pub(super) fn check_examples<'a>(
     let mut out = Vec::with_capacity(examples.len());
     for example in examples {
         let unique = seen.first(ctx, &example.name.node, example.name.span);
-        let pending = check_example(ctx, tools, allowlist, validation, example);
+        let pending = check_example(ctx, policy, validation, example);
         if unique {
             out.push(pending);
         }
@@ -67,11 +79,13 @@ pub(super) fn check_examples<'a>(
 
 fn check_example<'a>(
     ctx: &mut Ctx,
-    tools: &BTreeMap<String, CheckedTool>,
-    allowlist: &Allowlist,
+    policy: &Policy,
     validation: &mut Validation<'a>,
     example: &'a ast::Example,
 ) -> PendingExample {
+    let Policy {
+        tools, allowlist, ..
+    } = *policy;
     let config = match &example.config {
         Some(value) => {
             let json = values::to_json(ctx, value).unwrap_or_else(|| Value::Object(Map::new()));
@@ -107,6 +121,8 @@ fn check_example<'a>(
         .filter_map(|fixture| check_http(ctx, allowlist, fixture))
         .collect::<Vec<_>>();
 
+    let files = files::check_files(ctx, policy.mounts, example);
+
     let expect = match &example.expect {
         None => {
             ctx.report(missing(
@@ -137,6 +153,7 @@ fn check_example<'a>(
         } else {
             Vec::new()
         },
+        files,
         expect,
     }
 }

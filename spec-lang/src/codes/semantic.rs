@@ -36,7 +36,7 @@ tool list_issues {
     CodeInfo {
         code: code::REPEATED_ITEM,
         title: "an item that may appear once appears again",
-        explanation: "`version`, `summary`, `target`, `intent` and `config` appear at most once per integration; `description`, `input`, `output`, `approval`, `rate` and `timeout` at most once per tool; each limit key at most once. A second one would leave it unclear which applies.
+        explanation: "`version`, `summary`, `target`, `intent` and `config` appear at most once per integration; `description`, `input`, `output`, `approval`, `rate` and `timeout` at most once per tool; each limit key at most once; an example states each mount's files at most once `before` and once `after` the call. A second one would leave it unclear which applies.
 
 ```claw
 integration demo {
@@ -75,7 +75,7 @@ target pyton
     CodeInfo {
         code: code::DUPLICATE_NAME,
         title: "a name is defined more than once",
-        explanation: "Names must be unique within their kind: types, tools, secrets, examples, fields of one record, keys of one object, literals of one union, mount targets, network entries, the plaintext hosts of one secret and the bounds a type's constraints set. Types may also not reuse the built-in names `string`, `int`, `float`, `bool` and `any`. The second definition is reported, with the first one labelled.
+        explanation: "Names must be unique within their kind: types, tools, secrets, examples, fields of one record, keys of one object, literals of one union, mount targets, network entries, the plaintext hosts of one secret, the file paths of one `files` clause and the bounds a type's constraints set. Types may also not reuse the built-in names `string`, `int`, `float`, `bool` and `any`. The second definition is reported, with the first one labelled.
 
 ```claw
 type Issue { number: int }
@@ -433,6 +433,70 @@ secret ha_token {
 ```
 
 **Fix:** Name the injection host exactly (`plaintext \"homeassistant.local\"`); for a host covered only by a wildcard, add it to an `into` list by name first.
+",
+    },
+    CodeInfo {
+        code: code::UNKNOWN_MOUNT,
+        title: "a `files` clause names no declared mount",
+        explanation: "`files \"TARGET\" before { ... }` and `files \"TARGET\" after { ... }` describe the contents of a folder the integration mounts, so TARGET must be exactly the `at` path of one of the spec's `filesystem` mounts. A close misspelling of a declared target is suggested.
+
+```claw
+filesystem { mount \"/srv/notes\" at \"/notes\" rw }
+
+example \"lists notes\" {
+  files \"/note\" before { \"a.md\" = \"# A\\n\" }
+  ...
+}
+```
+
+**Fix:** Write the mount's target (`files \"/notes\" before`), or declare the mount first.
+",
+    },
+    CodeInfo {
+        code: code::READ_ONLY_AFTER,
+        title: "a `files ... after` clause names a read-only mount",
+        explanation: "`files \"TARGET\" after { ... }` states what a call changed in a mount. A mount declared `ro` cannot change: it holds its `before` files afterwards, so the clause would only repeat them (or contradict them).
+
+```claw
+filesystem { mount \"/srv/recipes\" at \"/recipes\" ro }
+
+example \"reads a recipe\" {
+  files \"/recipes\" after { \"soup.md\" = \"...\" }
+  ...
+}
+```
+
+**Fix:** Drop the clause; if the tool must write there, mount the folder `rw`.
+",
+    },
+    CodeInfo {
+        code: code::INVALID_FILE_PATH,
+        title: "a file path in a `files` clause is invalid",
+        explanation: "Each file in a `files` clause is named by its path relative to the mount: folder names separated by `/`, no leading `/`, no empty segment (`//` or a trailing `/`), no `.` or `..` segment, no `\\` and no control characters; at most 4096 bytes, each name at most 255. Hidden names such as `.obsidian/app.json` are allowed, so that an example can prove the code skips them. A path cannot be both a file and the folder of another file in the same clause.
+
+```claw
+files \"/notes\" before {
+  \"../secrets.md\" = \"...\"
+  \"work\" = \"...\"
+  \"work/todo.md\" = \"...\"
+}
+```
+
+**Fix:** Write a normalised relative path such as `\"work/todo.md\"`, and give a file and a folder different names.
+",
+    },
+    CodeInfo {
+        code: code::FILES_TOO_LARGE,
+        title: "a `files` clause holds too much",
+        explanation: "One `files` clause holds at most 256 files and at most 8 MiB of contents in all (the limit of one fixture file). Examples are tests: a few files that show the behaviour, not a copy of a real folder.
+
+```claw
+files \"/notes\" before {
+  \"big.md\" = file(\"fixtures/notes/a-whole-vault-in-one-file.md\")   // 20 MiB
+}
+```
+
+**Fix:** Cut the seeded folder down to what the example needs.
 ",
     },
     CodeInfo {

@@ -358,6 +358,14 @@ fn example(p: &mut Printer<'_>, example: &Example) {
             if let Some(config) = &example.config {
                 value(p, "config ", config, "");
             }
+            // The starting state, the call and its effects, then what must hold afterwards.
+            for clause in example
+                .files
+                .iter()
+                .filter(|c| c.phase.node == FilesPhase::Before)
+            {
+                files(p, clause);
+            }
             if let Some(call) = &example.call {
                 p.comments_before(call.span.start);
                 value(p, &format!("call {} ", call.tool.node), &call.args, "");
@@ -375,6 +383,47 @@ fn example(p: &mut Printer<'_>, example: &Example) {
                     );
                 }
                 None => {}
+            }
+            for clause in example
+                .files
+                .iter()
+                .filter(|c| c.phase.node == FilesPhase::After)
+            {
+                files(p, clause);
+            }
+        },
+    );
+}
+
+/// `files "/mount" before {` with one `"path" = contents` line per file.
+fn files(p: &mut Printer<'_>, clause: &FilesClause) {
+    p.comments_before(clause.span.start);
+    let phase = match clause.phase.node {
+        FilesPhase::Before => "before",
+        FilesPhase::After => "after",
+    };
+    let open = format!("files {} {phase} {{", quote(&clause.mount.node));
+    // `after {}` (the mount ends up empty) reads best on one line.
+    if clause.entries.is_empty() && !p.has_comment_within(clause.span) {
+        return p.line(&format!("{open}}}"), clause.span.end);
+    }
+    p.block(
+        &open,
+        clause.span.start,
+        clause.span.end,
+        "}",
+        clause.span.end,
+        |p| {
+            for entry in &clause.entries {
+                p.comments_before(entry.span.start);
+                p.line(
+                    &format!(
+                        "{} = {}",
+                        quote(&entry.path.node),
+                        inline_value(&entry.contents)
+                    ),
+                    entry.span.end,
+                );
             }
         },
     );

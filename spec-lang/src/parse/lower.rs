@@ -103,6 +103,7 @@ fn is_token(rule: Rule) -> bool {
             | Rule::kw_expect
             | Rule::kw_error
             | Rule::kw_file
+            | Rule::kw_files
     )
 }
 
@@ -400,6 +401,7 @@ impl<'s> Lower<'s> {
             config: None,
             call: None,
             http: Vec::new(),
+            files: Vec::new(),
             expect: None,
             span,
         };
@@ -415,6 +417,7 @@ impl<'s> Lower<'s> {
                     self.set_once(&mut example.call, call, "call", clause_span);
                 }
                 Rule::http => example.http.push(self.http(clause)?),
+                Rule::files => example.files.push(self.files(clause)?),
                 Rule::expect => {
                     let expect = self.expect(clause)?;
                     self.set_once(&mut example.expect, expect, "expect", clause_span);
@@ -451,6 +454,39 @@ impl<'s> Lower<'s> {
         let tool = self.ident(children.next_of(Rule::ident)?);
         let args = self.value(children.next_of(Rule::object)?)?;
         Some(Call { tool, args, span })
+    }
+
+    fn files(&mut self, pair: P<'_>) -> Option<FilesClause> {
+        let span = self.span_of(&pair);
+        let mut children = Children::of(pair);
+        let mount = self.string(children.next_of(Rule::string)?)?;
+        let phase_pair = children.next_of(Rule::files_phase)?;
+        let phase = if phase_pair.as_str() == "after" {
+            FilesPhase::After
+        } else {
+            FilesPhase::Before
+        };
+        let entries = children
+            .map(|entry| self.file_entry(entry))
+            .collect::<Option<_>>()?;
+        Some(FilesClause {
+            mount,
+            phase: Spanned::new(phase, self.span_of(&phase_pair)),
+            entries,
+            span,
+        })
+    }
+
+    fn file_entry(&mut self, pair: P<'_>) -> Option<FileEntry> {
+        let span = self.span_of(&pair);
+        let mut children = Children::of(pair);
+        let path = self.string(children.next_of(Rule::string)?)?;
+        let contents = self.value(children.next()?)?;
+        Some(FileEntry {
+            path,
+            contents,
+            span,
+        })
     }
 
     fn http(&mut self, pair: P<'_>) -> Option<HttpFixture> {

@@ -318,3 +318,71 @@ fn every_spec_in_the_repository_checks_without_errors() {
     }
     assert!(checked_any, "no specs found in {}", specs.display());
 }
+
+const SEEDED: &str = include_str!("../fixtures/ok/seeded_files.claw");
+
+#[test]
+fn files_clauses_reach_the_ir_and_their_contents_the_hash() {
+    let todo = "# Todo\n- write the seed clause\n";
+    let world = |todo: &str| {
+        let mut files = BTreeMap::new();
+        files.insert("fixtures/seeded_files/todo.md", todo.to_owned());
+        MemoryWorld(files)
+    };
+    let checked = spec_lang::check("seeded_files", SEEDED, &world(todo));
+    let ir = checked
+        .ir
+        .unwrap_or_else(|| panic!("errors: {:#?}", checked.diagnostics));
+    let clears = ir
+        .examples
+        .iter()
+        .find(|e| e.name == "clears the inbox")
+        .expect("example");
+    assert_eq!(clears.files_before["/inbox"]["work/todo.md"], todo);
+    assert_eq!(clears.files_before["/archive"].len(), 1);
+    assert!(
+        clears.files_after["/inbox"].is_empty(),
+        "`after {{}}` is kept: the mount must end empty"
+    );
+    let hash = |todo: &str| {
+        let checked = spec_lang::check("seeded_files", SEEDED, &world(todo));
+        hash::spec_hash(&checked.ir.expect("clean")).expect("hashable")
+    };
+    assert_ne!(
+        hash(todo),
+        hash("# Todo\n"),
+        "the seeded file's contents are hashed"
+    );
+    // An example without `files` serialises without the two fields, so older hashes hold.
+    let json = serde_json::to_value(&ir.examples).expect("serialises");
+    let plain = json
+        .as_array()
+        .and_then(|examples| {
+            examples
+                .iter()
+                .find(|e| e["name"] == "an empty inbox stays empty")
+        })
+        .expect("example");
+    assert!(plain.get("files_before").is_none());
+    assert!(plain.get("files_after").is_some());
+}
+
+#[test]
+fn a_files_clause_holds_at_most_8_mib_in_all() {
+    // 8 MiB in one file plus the clause's other two files is over the bound.
+    let mut files = BTreeMap::new();
+    files.insert("fixtures/seeded_files/todo.md", "x".repeat(8 << 20));
+    let checked = spec_lang::check("seeded_files", SEEDED, &MemoryWorld(files));
+    let codes: Vec<&str> = checked.diagnostics.iter().map(|d| d.code).collect();
+    assert_eq!(
+        codes.iter().filter(|c| **c == "E0047").count(),
+        1,
+        "{codes:?}"
+    );
+    assert!(checked.ir.is_none());
+
+    let mut files = BTreeMap::new();
+    files.insert("fixtures/seeded_files/todo.md", "x".repeat((8 << 20) - 100));
+    let checked = spec_lang::check("seeded_files", SEEDED, &MemoryWorld(files));
+    assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
+}

@@ -124,3 +124,27 @@ fn empty_blocks_and_numbers_are_printed_as_written() {
     }
     "#);
 }
+
+#[test]
+fn files_clauses_format_canonically_and_keep_meaning() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ok/seeded_files.claw");
+    let source = std::fs::read_to_string(&path).expect("fixture");
+    let formatted = format(&source);
+    insta::assert_snapshot!(formatted);
+    assert_eq!(format(&formatted), formatted, "formatting is idempotent");
+    let world = crate::fixtures::DirWorld(path.parent().expect("folder").to_path_buf());
+    let hash = |text: &str| {
+        let checked = spec_lang::check("seeded_files", text, &world);
+        let ir = checked
+            .ir
+            .unwrap_or_else(|| panic!("{:#?}", checked.diagnostics));
+        spec_lang::hash::spec_hash(&ir).expect("hashable")
+    };
+    assert_eq!(hash(&formatted), hash(&source), "formatting keeps the hash");
+    let comments = |text: &str| spec_lang::parse(text).0.expect("parses").comments.len();
+    assert_eq!(
+        comments(&formatted),
+        comments(&source),
+        "every comment kept"
+    );
+}
