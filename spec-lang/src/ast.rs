@@ -271,7 +271,8 @@ pub struct Example {
     pub config: Option<Value>,
     pub call: Option<Call>,
     pub http: Vec<HttpFixture>,
-    /// `files "/mount" before|after { ... }` clauses, in source order.
+    /// `files "/mount" before|after { ... }` clauses: the `before` ones, then the `after` ones,
+    /// each in source order.
     pub files: Vec<FilesClause>,
     pub expect: Option<Expect>,
     pub span: Span,

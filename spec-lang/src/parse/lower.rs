@@ -425,6 +425,8 @@ impl<'s> Lower<'s> {
                 _ => return None,
             }
         }
+        // `before` clauses first, each side in source order: the order the formatter prints.
+        example.files.sort_by_key(|clause| clause.phase.node);
         Some(example)
     }
 

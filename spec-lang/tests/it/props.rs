@@ -266,6 +266,22 @@ fn example() -> impl Strategy<Value = String> {
                 .map_or_else(String::new, |r| format!(" body{r}"));
             format!("http {m} {url}{req}{gap}-> {status}{resp}\n")
         });
+    let entry = (
+        quoted(),
+        prop_oneof![quoted(), quoted().prop_map(|f| format!("file({f})"))],
+        prop_oneof![Just(String::new()), Just(",".to_owned())],
+        gap(),
+    )
+        .prop_map(|(path, contents, comma, gap)| format!("{path} = {contents}{comma}{gap}"));
+    let files = (
+        quoted(),
+        prop_oneof!["before", "after"],
+        gap(),
+        proptest::collection::vec(entry, 0..3),
+    )
+        .prop_map(|(mount, phase, gap, entries)| {
+            format!("files {mount} {phase} {{{gap}{}}}\n", entries.concat())
+        });
     let expect = prop_oneof![
         value().prop_map(|v| format!("expect {v}")),
         quoted().prop_map(|m| format!("expect error {m}"))
@@ -276,12 +292,15 @@ fn example() -> impl Strategy<Value = String> {
         prop::option::of((name(), object())),
         proptest::collection::vec(http, 0..3),
         prop::option::of(expect),
+        // Written first, so that the formatter has to move them to their places.
+        proptest::collection::vec(files, 0..3),
     )
-        .prop_map(|(n, config, call, http, expect)| {
+        .prop_map(|(n, config, call, http, expect, files)| {
             let config = config.map_or_else(String::new, |c| format!("config {c}\n"));
             let call = call.map_or_else(String::new, |(t, a)| format!("call {t} {a}\n"));
             format!(
-                "example {n} {{\n{config}{call}{}{}\n}}",
+                "example {n} {{\n{}{config}{call}{}{}\n}}",
+                files.concat(),
                 http.concat(),
                 expect.unwrap_or_default()
             )
@@ -572,6 +591,8 @@ const SNIPPETS: &[&str] = &[
     "example",
     "expect error",
     "file(\"x\")",
+    "files \"/m\" before {",
+    "after",
     "128MiB",
     "-1e5",
 ];
