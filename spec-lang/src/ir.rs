@@ -184,7 +184,8 @@ pub struct Example {
     pub http: Vec<HttpFixture>,
     pub expect: Expect,
     /// What each mount (by target) holds before the call: file path relative to the mount →
-    /// UTF-8 contents. A mount not named here starts empty. Omitted when empty, so that the hash
+    /// UTF-8 contents. A mount not named here starts empty; seeded files and folders have the
+    /// modification time 2000-01-01T00:00:00Z. Omitted when empty, so that the hash
     /// of every spec without `files` clauses stays what it was.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub files_before: BTreeMap<String, BTreeMap<String, String>>,
