@@ -43,7 +43,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         path: env!("CARGO_BIN_EXE_claw-sandbox-init").into(),
     };
     let docker = runtime.block_on(DockerSandbox::connect(DockerConfig {
-        init: Some(InitExe::from_env_or(init.clone())),
+        init: Some(init.clone()),
         ..DockerConfig::default()
     }));
     let native = NativeSandbox::new(init);

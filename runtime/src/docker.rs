@@ -139,20 +139,17 @@ impl DockerSandbox {
     /// reap the containers of `clawc` processes that died (never a live one's).
     pub async fn connect(config: DockerConfig) -> Result<Self, SandboxError> {
         let engine = Engine::connect(config.socket_path()).await?;
-        let init = config.init.clone().ok_or_else(|| {
-            SandboxError::Setup(
-                "the docker backend needs the in-sandbox init, every container's PID 1 \
-                 (DockerConfig::init)"
-                    .into(),
-            )
-        })?;
-        if !init.path.is_file() {
-            return Err(SandboxError::Setup(format!(
-                "sandbox init {} is not a readable file (set {} to the clawc binary)",
-                init.path.display(),
-                InitExe::ENV_OVERRIDE
-            )));
-        }
+        let init = config
+            .init
+            .clone()
+            .ok_or_else(|| {
+                SandboxError::Setup(
+                    "the docker backend needs the in-sandbox init, every container's PID 1 \
+                     (DockerConfig::init)"
+                        .into(),
+                )
+            })?
+            .resolve()?;
         let labels = config
             .labels
             .iter()

@@ -47,12 +47,21 @@ impl InitExe {
     /// as an unprivileged user with a copy outside a private home directory).
     pub const ENV_OVERRIDE: &'static str = "CLAWC_SANDBOX_INIT";
 
-    /// `$CLAWC_SANDBOX_INIT` when set, else `fallback`.
-    pub fn from_env_or(fallback: InitExe) -> InitExe {
-        match std::env::var_os(Self::ENV_OVERRIDE) {
+    /// What a backend starts: `$CLAWC_SANDBOX_INIT` when set, else `self`; refused unless it
+    /// is a file (it is bind-mounted into the sandbox). Both backends resolve through this.
+    pub(crate) fn resolve(self) -> Result<InitExe, crate::SandboxError> {
+        let init = match std::env::var_os(Self::ENV_OVERRIDE) {
             Some(path) if !path.is_empty() => InitExe { path: path.into() },
-            _ => fallback,
+            _ => self,
+        };
+        if !init.path.is_file() {
+            return Err(crate::SandboxError::Setup(format!(
+                "sandbox init {} is not a readable file (set {} to a copy the sandboxing user can read)",
+                init.path.display(),
+                Self::ENV_OVERRIDE
+            )));
         }
+        Ok(init)
     }
 }
 

@@ -48,14 +48,7 @@ pub struct NativeSandbox {
 impl NativeSandbox {
     /// `init` says how to start the in-sandbox init; `$CLAWC_SANDBOX_INIT` overrides it.
     pub fn new(init: InitExe) -> Result<Self, SandboxError> {
-        let init = InitExe::from_env_or(init);
-        if !init.path.is_file() {
-            return Err(SandboxError::Setup(format!(
-                "sandbox init {} is not a readable file (set {} to a copy the sandboxing user can read)",
-                init.path.display(),
-                InitExe::ENV_OVERRIDE
-            )));
-        }
+        let init = init.resolve()?;
         let landlock_gap = landlock_gap();
         let seccomp = seccomp::compile()
             .map_err(|err| SandboxError::Setup(format!("seccomp filter: {err}")))?;
@@ -377,23 +370,14 @@ impl NativeChild {
 
     async fn finish(&mut self) -> Result<ExitReport, SandboxError> {
         let mut killed_by = None;
-        let ended = {
-            let wait = crate::sandbox::until(self.deadline.map(Into::into), self.child.wait());
-            match &self.output {
-                Some(output) => tokio::select! {
-                    ended = wait => Ok(ended),
-                    () = output.exceeded() => Err(LimitKind::Output),
-                },
-                None => Ok(wait.await),
-            }
-        };
-        let limit = match ended {
-            Ok(Some(status)) => Ok(status?),
-            Ok(None) => Err(LimitKind::Timeout),
-            Err(limit) => Err(limit),
-        };
-        let bwrap_status = match limit {
-            Ok(status) => status,
+        let ended = crate::sandbox::until_limit(
+            self.deadline.map(Into::into),
+            self.output.as_ref().map(OutputCap::budget),
+            self.child.wait(),
+        )
+        .await;
+        let bwrap_status = match ended {
+            Ok(status) => status?,
             Err(limit) => {
                 self.kill_tree();
                 killed_by = Some(limit);

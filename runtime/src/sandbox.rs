@@ -115,15 +115,28 @@ pub enum SandboxError {
     Io(#[from] std::io::Error),
 }
 
-/// Runs `work` until `deadline` (forever when there is none); `None` when the deadline passed
-/// first. Both backends wait for their sandbox through this.
-pub(crate) async fn until<F: std::future::Future>(
+/// Runs `work` until `deadline` passes (`Timeout`) or the output budget is exceeded (`Output`),
+/// whichever comes first; without either it runs to its end. Both backends wait for their
+/// sandbox through this, so a run's two host-side limits end it the same way on each.
+pub(crate) async fn until_limit<F: std::future::Future>(
     deadline: Option<tokio::time::Instant>,
+    output: Option<&output::OutputBudget>,
     work: F,
-) -> Option<F::Output> {
-    match deadline {
-        Some(deadline) => tokio::time::timeout_at(deadline, work).await.ok(),
-        None => Some(work.await),
+) -> Result<F::Output, LimitKind> {
+    let timed = async {
+        match deadline {
+            Some(deadline) => tokio::time::timeout_at(deadline, work)
+                .await
+                .map_err(|_| LimitKind::Timeout),
+            None => Ok(work.await),
+        }
+    };
+    match output {
+        Some(budget) => tokio::select! {
+            ended = timed => ended,
+            () = budget.exceeded() => Err(LimitKind::Output),
+        },
+        None => timed.await,
     }
 }
 

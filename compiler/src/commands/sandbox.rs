@@ -110,7 +110,7 @@ async fn backend(
         Backend::Native => Box::new(NativeSandbox::new(init)?),
         Backend::Docker => {
             let config = DockerConfig {
-                init: Some(InitExe::from_env_or(init)),
+                init: Some(init),
                 runtime: docker_runtime,
                 ..DockerConfig::default()
             };

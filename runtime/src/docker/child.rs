@@ -184,27 +184,17 @@ impl DockerChild {
 
     /// Wait for the end, killing at our backstop deadline, and say how it ended.
     async fn run_to_end(&mut self) -> Result<ExitReport, SandboxError> {
-        let mut backstop_hit = false;
-        let mut output_hit = false;
-        let ended = {
-            let wait = crate::sandbox::until(self.deadline, &mut self.end);
-            match &self.output {
-                Some(budget) => tokio::select! {
-                    ended = wait => Ok(ended),
-                    () = budget.exceeded() => Err(LimitKind::Output),
-                },
-                None => Ok(wait.await),
-            }
-        };
-        let end = match ended {
-            Ok(Some(end)) => end,
-            limit => {
-                backstop_hit = limit.is_ok();
-                output_hit = !backstop_hit;
+        let ended =
+            crate::sandbox::until_limit(self.deadline, self.output.as_deref(), &mut self.end).await;
+        let (end, limit) = match ended {
+            Ok(end) => (end, None),
+            Err(limit) => {
                 self.container.kill().await?;
-                (&mut self.end).await
+                ((&mut self.end).await, Some(limit))
             }
         };
+        let backstop_hit = limit == Some(LimitKind::Timeout);
+        let mut output_hit = limit == Some(LimitKind::Output);
         // Output cut off just before the program ended is still output over the limit.
         output_hit |= self.output.as_ref().is_some_and(|b| b.is_exceeded());
         let end = end.unwrap_or_default();

@@ -140,8 +140,8 @@ impl OutputCap {
         }
     }
 
-    pub(crate) async fn exceeded(&self) {
-        self.shared.exceeded().await;
+    pub(crate) fn budget(&self) -> &OutputBudget {
+        &self.shared
     }
 
     pub(crate) fn is_exceeded(&self) -> bool {
@@ -227,7 +227,7 @@ mod tests {
             .expect("read");
         assert_eq!(err, "abcd");
         assert!(cap.is_exceeded());
-        tokio::time::timeout(std::time::Duration::from_secs(1), cap.exceeded())
+        tokio::time::timeout(std::time::Duration::from_secs(1), cap.budget().exceeded())
             .await
             .expect("exceeded resolves");
     }

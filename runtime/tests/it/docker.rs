@@ -12,7 +12,6 @@ use claw_runtime::docker::{
     DockerConfig, DockerSandbox, BASE_IMAGE, GVISOR_RUNTIME, OWNER_PID_LABEL, OWNER_START_LABEL,
 };
 use claw_runtime::egress::EgressOutcome;
-use claw_runtime::init::InitExe;
 use claw_runtime::policy::{Mount, Policy};
 use claw_runtime::sandbox::{ExitReport, ExitStatus, LimitKind, SandboxCommand, Stdio};
 use claw_runtime::{Sandbox, SandboxError};
@@ -30,14 +29,6 @@ fn test_label() -> (String, String) {
     )
 }
 
-/// The in-sandbox init: `$CLAWC_SANDBOX_INIT` (the release `clawc`) when set, else the
-/// test build's `claw-sandbox-init`.
-fn init_exe() -> InitExe {
-    InitExe::from_env_or(InitExe {
-        path: PathBuf::from(env!("CARGO_BIN_EXE_claw-sandbox-init")),
-    })
-}
-
 /// The backend with a fresh test label, or `None` (after `require` decided) when the engine or
 /// the image is missing.
 async fn docker() -> Option<DockerSandbox> {
@@ -48,7 +39,7 @@ async fn docker() -> Option<DockerSandbox> {
 async fn docker_with(runtime: Option<&str>) -> Option<DockerSandbox> {
     let config = DockerConfig {
         labels: vec![test_label()],
-        init: Some(init_exe()),
+        init: Some(crate::parts::test_init()),
         runtime: runtime.map(str::to_owned),
         ..DockerConfig::default()
     };
@@ -688,7 +679,7 @@ async fn owner_helper_process() {
     };
     let config = DockerConfig {
         labels: vec![("io.clawc.test".into(), value)],
-        init: Some(init_exe()),
+        init: Some(crate::parts::test_init()),
         ..DockerConfig::default()
     };
     let sandbox = DockerSandbox::connect(config).await.unwrap();
@@ -890,13 +881,7 @@ async fn reaping_takes_a_dead_owners_container_and_leaves_a_live_ones() {
 /// `require` decided.
 async fn gvisor() -> Option<DockerSandbox> {
     let sandbox = docker().await?;
-    let info = sandbox.docker().info().await.unwrap();
-    let registered = info
-        .runtimes
-        .is_some_and(|runtimes| runtimes.contains_key(GVISOR_RUNTIME));
-    let missing = (!registered).then(|| {
-        format!("the engine has no runtime {GVISOR_RUNTIME}: run scripts/docker-engine.sh")
-    });
+    let missing = crate::parts::runtime_missing(&sandbox, GVISOR_RUNTIME).await;
     if !require("gvisor", missing) {
         return None;
     }

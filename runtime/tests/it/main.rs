@@ -9,4 +9,5 @@ mod attacks;
 mod docker;
 mod egress;
 mod native;
+mod parts;
 mod support;

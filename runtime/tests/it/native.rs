@@ -1,11 +1,10 @@
 //! The native backend against real bubblewrap, seccomp, Landlock and cgroups.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use claw_runtime::egress::EgressOutcome;
-use claw_runtime::init::InitExe;
 use claw_runtime::native::NativeSandbox;
 use claw_runtime::policy::{Mount, Policy};
 use claw_runtime::sandbox::{ExitReport, ExitStatus, LimitKind, Sandbox, SandboxCommand, Stdio};
@@ -19,10 +18,7 @@ fn sandbox() -> Option<NativeSandbox> {
     if !require("bubblewrap", missing) {
         return None;
     }
-    let init = InitExe {
-        path: PathBuf::from(env!("CARGO_BIN_EXE_claw-sandbox-init")),
-    };
-    Some(NativeSandbox::new(init).expect("native sandbox"))
+    Some(NativeSandbox::new(crate::parts::test_init()).expect("native sandbox"))
 }
 
 struct Run {

@@ -2,7 +2,6 @@
 //! here and fail under CI.
 
 use claw_runtime::docker::GVISOR_RUNTIME;
-use claw_runtime::init::InitExe;
 use claw_runtime::Sandbox;
 
 use super::harness::Backend;
@@ -23,7 +22,7 @@ fn native() -> Option<Box<dyn Sandbox>> {
     if !require("bubblewrap", missing) {
         return None;
     }
-    match NativeSandbox::new(init_exe()) {
+    match NativeSandbox::new(crate::parts::test_init()) {
         Ok(sandbox) => Some(Box::new(sandbox)),
         Err(e) => {
             require("native sandbox", Some(e.to_string()));
@@ -38,7 +37,7 @@ async fn docker(runtime: Option<&str>) -> Option<Box<dyn Sandbox>> {
     use claw_runtime::docker::{DockerConfig, DockerSandbox};
     let config = DockerConfig {
         // Every container's PID 1: the timeout, the lifeline to us, the egress bridge.
-        init: Some(InitExe::from_env_or(init_exe())),
+        init: Some(crate::parts::test_init()),
         runtime: runtime.map(str::to_owned),
         ..DockerConfig::default()
     };
@@ -60,24 +59,10 @@ async fn docker(runtime: Option<&str>) -> Option<Box<dyn Sandbox>> {
         return None;
     }
     if let Some(runtime) = runtime {
-        let known = match sandbox.docker().info().await {
-            Ok(info) => info.runtimes.is_some_and(|r| r.contains_key(runtime)),
-            Err(_) => false,
-        };
-        let missing = (!known)
-            .then(|| format!("the engine has no runtime {runtime}: run scripts/docker-engine.sh"));
+        let missing = crate::parts::runtime_missing(&sandbox, runtime).await;
         if !require("gVisor runtime", missing) {
             return None;
         }
     }
     Some(Box::new(sandbox))
-}
-
-/// The in-sandbox init this test binary was built with. The native backend lets
-/// `$CLAWC_SANDBOX_INIT` override it (scripts/attacks-unprivileged.sh points that at a copy
-/// `nobody` can read).
-fn init_exe() -> InitExe {
-    InitExe {
-        path: env!("CARGO_BIN_EXE_claw-sandbox-init").into(),
-    }
 }

@@ -34,6 +34,26 @@ fn script(requests: &[String]) -> Script {
         .fold(Script::py(THROUGH_PROXY), |s, r| s.arg(r))
 }
 
+/// The secret every egress case uses: `Authorization: Bearer {value}` injected on requests to
+/// `host`, over plain HTTP too when `plaintext` (the loopback catchers speak no TLS).
+fn bearer_secret(placeholder: String, value: String, host: String, plaintext: bool) -> SecretRule {
+    SecretRule {
+        name: "api_token".into(),
+        placeholder,
+        value: SecretValue(value),
+        injection: Injection::Header {
+            name: "Authorization".into(),
+            template: "Bearer {value}".into(),
+        },
+        plaintext_hosts: if plaintext {
+            vec![host.clone()]
+        } else {
+            Vec::new()
+        },
+        hosts: vec![host],
+    }
+}
+
 fn denials(out: &Outcome) -> Vec<&EgressEvent> {
     out.report()
         .egress
@@ -212,19 +232,14 @@ pub async fn placeholder_to_wrong_host(cx: Ctx) {
         allow(&mut policy, &c.addr.ip().to_string(), c.addr.port());
         policy.network.allow_ips.push(c.addr.ip());
     }
-    policy.network.secrets.push(SecretRule {
-        name: "api_token".into(),
-        placeholder: placeholder.clone(),
-        value: SecretValue(secret.clone()),
-        injection: Injection::Header {
-            name: "Authorization".into(),
-            template: "Bearer {value}".into(),
-        },
-        hosts: vec!["127.0.0.1".into()],
-        // A plain-HTTP loopback catcher stands in for the real host: only the explicit opt-in
-        // lets the value travel without TLS (see `secret_over_plain_http` for the refusal).
-        plaintext_hosts: vec!["127.0.0.1".into()],
-    });
+    // A plain-HTTP loopback catcher stands in for the real host: only the explicit opt-in
+    // lets the value travel without TLS (see `secret_over_plain_http` for the refusal).
+    policy.network.secrets.push(bearer_secret(
+        placeholder.clone(),
+        secret.clone(),
+        "127.0.0.1".into(),
+        true,
+    ));
     policy.env.insert("API_TOKEN".into(), placeholder.clone());
 
     let url = |c: &HttpCatcher, path: &str| format!("http://{}{path}", c.addr);
@@ -297,17 +312,12 @@ pub async fn secret_over_plain_http(cx: Ctx) {
         allow(&mut policy, &ip, port);
     }
     policy.network.allow_ips.push(owner.addr.ip());
-    policy.network.secrets.push(SecretRule {
-        name: "api_token".into(),
-        placeholder: token("PLACEHOLDER"),
-        value: SecretValue(secret.clone()),
-        injection: Injection::Header {
-            name: "Authorization".into(),
-            template: "Bearer {value}".into(),
-        },
-        hosts: vec![ip.clone()],
-        plaintext_hosts: Vec::new(),
-    });
+    policy.network.secrets.push(bearer_secret(
+        token("PLACEHOLDER"),
+        secret.clone(),
+        ip.clone(),
+        false,
+    ));
     let requests: Vec<String> = [owner.addr.port(), 443, 80]
         .iter()
         .map(|port| get(&format!("http://{ip}:{port}/x"), &format!("{ip}:{port}")))
@@ -380,18 +390,13 @@ pub async fn secret_echoed_by_upstream(cx: Ctx) {
         policy.network.allow_ips.push(c.addr.ip());
     }
     let owner_ip = owner.addr.ip().to_string();
-    policy.network.secrets.push(SecretRule {
-        name: "api_token".into(),
-        placeholder: placeholder.clone(),
-        value: SecretValue(secret.clone()),
-        injection: Injection::Header {
-            name: "Authorization".into(),
-            template: "Bearer {value}".into(),
-        },
-        hosts: vec![owner_ip.clone()],
-        // The loopback catcher speaks plain HTTP, as a LAN appliance would.
-        plaintext_hosts: vec![owner_ip],
-    });
+    // The loopback catcher speaks plain HTTP, as a LAN appliance would.
+    policy.network.secrets.push(bearer_secret(
+        placeholder.clone(),
+        secret.clone(),
+        owner_ip.clone(),
+        true,
+    ));
     let script = Script::py(ECHO_AND_FORWARD)
         .arg(owner.addr)
         .arg(other.addr)
