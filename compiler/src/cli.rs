@@ -92,6 +92,61 @@ pub enum Command {
     /// Run programs under the sandbox that deployed integrations get.
     #[command(subcommand)]
     Sandbox(SandboxCommand),
+    /// Generate, accept and pin the implementation of every stale spec.
+    Build(BuildArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GeneratorChoice {
+    /// The Claude Code CLI (`CLAWC_CLAUDE`, else `claude` on PATH), in a throwaway sandbox.
+    ClaudeCode,
+    /// A Messages API tool-use loop run by clawc itself.
+    Anthropic,
+    /// Re-derive from the transcript recorded in `golden/<name>/transcript.jsonl` (offline).
+    Replay,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// Progress bars on a terminal, plain lines otherwise.
+    Human,
+    /// One JSON object per event, one per line.
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// Integrations to build (spec file stems). Default: every spec in `specs/`.
+    pub names: Vec<String>,
+    #[arg(long, value_enum, default_value_t = GeneratorChoice::ClaudeCode)]
+    pub generator: GeneratorChoice,
+    /// The sandbox backend for generation and acceptance.
+    #[arg(long, value_enum, default_value_t = Backend::Native)]
+    pub backend: Backend,
+    /// Stale specs built at once.
+    #[arg(long, short = 'j', default_value_t = 1)]
+    pub jobs: usize,
+    /// Change nothing; fail (exit 1) when any spec is stale, unpinned or tampered.
+    #[arg(long)]
+    pub locked: bool,
+    /// Generation attempts per spec before the build fails.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_attempts: u32,
+    /// The model the generator asks for.
+    #[arg(long, default_value = crate::build::generator::DEFAULT_MODEL)]
+    pub model: String,
+    /// Model turns per spec (all attempts together).
+    #[arg(long)]
+    pub max_turns: Option<u32>,
+    /// Dollars per spec (all attempts together).
+    #[arg(long)]
+    pub budget_usd: Option<f64>,
+    /// With `--generator replay`: re-derive into DIR/<name>/ instead of pinning (changes
+    /// nothing in `golden/` or `claw.lock`).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
+    pub format: ReportFormat,
 }
 
 #[derive(Debug, Subcommand)]

@@ -4,6 +4,7 @@
     reason = "the CLI is where IO happens; the IO ban in clippy.toml is for spec-lang"
 )]
 
+mod build;
 mod cli;
 mod commands;
 mod exit;

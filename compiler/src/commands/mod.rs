@@ -1,5 +1,6 @@
 //! One module per subcommand; each returns the process exit code.
 
+mod build;
 mod check;
 mod explain;
 mod fmt;
@@ -26,6 +27,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Init { name, dir } => init::run(&name, &dir, global),
         Command::Explain { code } => explain::run(code.as_deref()),
         Command::Sandbox(SandboxCommand::Exec(args)) => sandbox::exec(args, global),
+        Command::Build(args) => build::run(args, global),
     }
 }
 
