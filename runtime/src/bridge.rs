@@ -1,6 +1,7 @@
 //! The in-sandbox bridge: plain blocking threads (no async runtime — it runs in the sandbox's
 //! tiny init) that accept TCP on `127.0.0.1:3128` and splice each connection to the egress
-//! proxy's Unix socket, which is the sandbox's only way out.
+//! proxy's Unix socket, which is the sandbox's only way out. When the policy has a model-API
+//! relay, a second listener on `127.0.0.1:3129` splices the same way to the relay's socket.
 
 use std::io;
 use std::net::{Ipv4Addr, Shutdown, SocketAddr, SocketAddrV4, TcpListener, TcpStream};
@@ -13,15 +14,32 @@ use std::thread::JoinHandle;
 /// Where programs in the sandbox find the proxy.
 pub const BRIDGE_ADDR: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 3128));
 
+/// Where programs in the sandbox find the model-API relay ([`crate::policy::ModelApiRelay`]).
+pub const RELAY_ADDR: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 3129));
+
+/// [`RELAY_ADDR`] as the base URL an API client inside is given (plain HTTP: it never leaves
+/// the sandbox's loopback before the host side takes over).
+pub const RELAY_BASE_URL: &str = "http://127.0.0.1:3129";
+
+/// Where the relay's Unix socket appears inside the sandbox, on both backends.
+pub const RELAY_SOCKET_INSIDE: &str = "/run/clawc/relay.sock";
+
 /// Connections spliced at once; more are closed at once (the proxy bounds them too).
 const MAX_CONNECTIONS: usize = 128;
 
 /// Small stacks: a splice thread only copies through a fixed buffer.
 const THREAD_STACK: usize = 64 << 10;
 
-/// The environment that points HTTP clients in the sandbox at the bridge.
-pub fn proxy_env() -> Vec<(String, String)> {
+/// The environment that points HTTP clients in the sandbox at the bridge. With a model-API
+/// relay, its host is exempt from the proxy: a client honouring `HTTP_PROXY` would otherwise
+/// send the relay's requests to the proxy, which refuses the placeholder anywhere but the relay.
+pub fn proxy_env(network: &crate::policy::NetworkPolicy) -> Vec<(String, String)> {
     let url = format!("http://{BRIDGE_ADDR}");
+    let no_proxy = if network.model_api.is_some() {
+        RELAY_ADDR.ip().to_string()
+    } else {
+        String::new()
+    };
     [
         "HTTP_PROXY",
         "HTTPS_PROXY",
@@ -33,8 +51,8 @@ pub fn proxy_env() -> Vec<(String, String)> {
     .into_iter()
     .map(|name| (name.to_owned(), url.clone()))
     .chain([
-        ("NO_PROXY".to_owned(), String::new()),
-        ("no_proxy".to_owned(), String::new()),
+        ("NO_PROXY".to_owned(), no_proxy.clone()),
+        ("no_proxy".to_owned(), no_proxy),
     ])
     .collect()
 }
@@ -102,4 +120,15 @@ fn splice(mut client: TcpStream, socket: &Path) -> io::Result<()> {
         .join()
         .map_err(|_| io::Error::other("bridge upload thread panicked"))?;
     downloaded.map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_relay_url_names_the_relay_address() {
+        assert_eq!(RELAY_BASE_URL, format!("http://{RELAY_ADDR}"));
+        assert_ne!(RELAY_ADDR, BRIDGE_ADDR);
+    }
 }

@@ -22,6 +22,7 @@ mod body;
 mod events;
 mod idle;
 mod redact;
+pub(crate) mod relay;
 mod replay;
 mod resolve;
 mod secrets;

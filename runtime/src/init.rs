@@ -28,11 +28,12 @@ pub const PATH_INSIDE: &str = "/run/clawc/init";
 /// The Landlock ABI whose rights init's rules were reviewed for (see `init/landlock.rs`).
 pub const LANDLOCK_REVIEWED_ABI: i64 = 6;
 
-/// Tasks init itself holds in the sandbox — its main thread, and the egress bridge's acceptor
-/// when the sandbox has network — added by the backends to the program's `pids` budget. Each
-/// open proxy connection adds two bridge threads, which the program's budget pays for.
-pub fn own_tasks(network: bool) -> u32 {
-    1 + u32::from(network)
+/// Tasks init itself holds in the sandbox — its main thread, the egress bridge's acceptor when
+/// the sandbox has network, the relay bridge's when it has a model-API relay — added by the
+/// backends to the program's `pids` budget. Each open proxy connection adds two bridge
+/// threads, which the program's budget pays for.
+pub fn own_tasks(network: &crate::policy::NetworkPolicy) -> u32 {
+    1 + u32::from(network.is_enabled()) + u32::from(network.model_api.is_some())
 }
 
 /// How to start the init executable on the host side; it is bind-mounted read-only into the
@@ -142,10 +143,7 @@ fn run(plan: &InitPlan, watch: supervise::Watch) -> Result<supervise::Ended, Str
     if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) } != 0 {
         return Err(format!("dumpable: {}", std::io::Error::last_os_error()));
     }
-    let bridge = match &plan.bridge_socket {
-        Some(socket) => Some(bridge::listen(socket)?),
-        None => None,
-    };
+    let bridges = bridge::listen(plan)?;
     // Landlock's `restrict_self` also sets no_new_privs; set it first anyway, so a kernel
     // without Landlock still gets it.
     // SAFETY: prctl with constant arguments.
@@ -153,7 +151,7 @@ fn run(plan: &InitPlan, watch: supervise::Watch) -> Result<supervise::Ended, Str
         return Err(format!("no_new_privs: {}", std::io::Error::last_os_error()));
     }
     landlock::restrict(plan).map_err(|err| format!("landlock: {err}"))?;
-    if let Some(bridge) = bridge {
+    for bridge in bridges {
         bridge.serve()?;
     }
     let rlimits = supervise::Rlimits {
@@ -180,29 +178,47 @@ fn complain(message: &str) {
 }
 
 mod bridge {
-    //! Seam to the egress bridge (`crate::bridge`): the listener is bound before Landlock and
+    //! Seam to the bridges (`crate::bridge`): the listeners are bound before Landlock and
     //! served after it.
-    use std::path::{Path, PathBuf};
+    use std::net::SocketAddr;
+    use std::path::PathBuf;
+
+    use super::plan::InitPlan;
+    use crate::bridge::{BRIDGE_ADDR, RELAY_ADDR};
 
     pub(super) struct Pending {
         listener: std::net::TcpListener,
         socket: PathBuf,
+        what: &'static str,
     }
 
-    pub(super) fn listen(socket: &Path) -> Result<Pending, String> {
-        let listener = std::net::TcpListener::bind(crate::bridge::BRIDGE_ADDR)
-            .map_err(|err| format!("egress bridge: {err}"))?;
-        Ok(Pending {
-            listener,
-            socket: socket.to_owned(),
-        })
+    /// The egress bridge and the model-API relay's, each when the plan names its socket.
+    pub(super) fn listen(plan: &InitPlan) -> Result<Vec<Pending>, String> {
+        let wanted: [(SocketAddr, &Option<PathBuf>, &'static str); 2] = [
+            (BRIDGE_ADDR, &plan.bridge_socket, "egress bridge"),
+            (RELAY_ADDR, &plan.relay_socket, "model-API relay bridge"),
+        ];
+        wanted
+            .into_iter()
+            .filter_map(|(addr, socket, what)| socket.as_ref().map(|s| (addr, s, what)))
+            .map(|(addr, socket, what)| {
+                let listener = std::net::TcpListener::bind(addr)
+                    .map_err(|err| format!("{what}: {err}"))?;
+                Ok(Pending {
+                    listener,
+                    socket: socket.clone(),
+                    what,
+                })
+            })
+            .collect()
     }
 
     impl Pending {
         pub(super) fn serve(self) -> Result<(), String> {
+            let what = self.what;
             crate::bridge::spawn_bridge_on(self.listener, self.socket)
                 .map(drop)
-                .map_err(|err| format!("egress bridge: {err}"))
+                .map_err(|err| format!("{what}: {err}"))
         }
     }
 }

@@ -107,7 +107,7 @@ fn plan_limits(policy: &Policy) -> LimitPlan {
         pids: policy
             .limits
             .pids
-            .saturating_add(crate::init::own_tasks(policy.network.is_enabled())),
+            .saturating_add(crate::init::own_tasks(&policy.network)),
         ..policy.limits
     };
     let (cgroups, coverage, refusals) = Cgroups::create(limits);
@@ -194,7 +194,7 @@ impl Sandbox for NativeSandbox {
         env.extend(policy.env.clone());
         let egress = if policy.network.is_enabled() {
             // The proxy settings win over the policy's variables: they are the only way out.
-            env.extend(crate::bridge::proxy_env());
+            env.extend(crate::bridge::proxy_env(&policy.network));
             Some(egress::Egress::start(&policy.network).await?)
         } else {
             None
@@ -208,6 +208,10 @@ impl Sandbox for NativeSandbox {
             bridge_socket: egress
                 .as_ref()
                 .map(|_| PathBuf::from(bwrap::EGRESS_SOCKET_INSIDE)),
+            relay_socket: egress
+                .as_ref()
+                .and_then(egress::Egress::relay_socket)
+                .map(|_| PathBuf::from(crate::bridge::RELAY_SOCKET_INSIDE)),
             status_fd: Some(status_write.as_raw_fd()),
             program: command.program.clone().into(),
             args: command.args.iter().map(OsString::from).collect(),
@@ -220,6 +224,7 @@ impl Sandbox for NativeSandbox {
             mounts: &policy.mounts,
             init_host_path: &self.init.path,
             egress_socket: egress.as_ref().map(egress::Egress::socket),
+            relay_socket: egress.as_ref().and_then(egress::Egress::relay_socket),
             cwd: &cwd,
             env: &env,
             seccomp_fds: [seccomp_deny.as_raw_fd(), seccomp_clone3.as_raw_fd()],

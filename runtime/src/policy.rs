@@ -38,13 +38,40 @@ pub struct NetworkPolicy {
     pub allow_ips: Vec<std::net::IpAddr>,
     pub secrets: Vec<SecretRule>,
     pub mode: EgressMode,
+    /// One authenticated HTTP API the sandbox reaches through the relay on its own loopback
+    /// ([`crate::bridge::RELAY_BASE_URL`]), independent of `allow`.
+    pub model_api: Option<ModelApiRelay>,
 }
 
 impl NetworkPolicy {
     /// Whether the sandbox needs the egress path at all.
     pub fn is_enabled(&self) -> bool {
-        !self.allow.is_empty() || matches!(self.mode, EgressMode::Replay(_))
+        !self.allow.is_empty()
+            || matches!(self.mode, EgressMode::Replay(_))
+            || self.model_api.is_some()
     }
+}
+
+/// The model-API relay: a program in the sandbox sends plain HTTP to
+/// [`crate::bridge::RELAY_BASE_URL`] holding only `placeholder`; the host side drops whatever
+/// credential headers the request carries (refusing it when they hold anything but the
+/// placeholder), sets `header_name` to the real credential and forwards the request to
+/// `upstream` in the upstream's own scheme, streaming the response back. A client that tunnels
+/// `https://` through `CONNECT` could have nothing injected; this is how a sandboxed API client
+/// is authenticated without ever holding the credential.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelApiRelay {
+    /// `https://host[:port][/base-path]`, or `http://` to a loopback IP literal (a local test
+    /// server: the only case where the credential may travel unencrypted, since it never
+    /// leaves the machine). The request's path is appended to the base path.
+    pub upstream: String,
+    /// The header that carries the credential upstream (`x-api-key`, `authorization`).
+    pub header_name: String,
+    /// That header's value, `{value}` standing for the credential (`{value}`, `Bearer {value}`).
+    pub header_template: String,
+    pub value: SecretValue,
+    /// What the sandbox holds instead of the credential.
+    pub placeholder: String,
 }
 
 /// `host:port`. `host` may start with `*.`, which matches strictly deeper names only

@@ -2,11 +2,12 @@
 //! network of its own (`network_mode: none`); the egress proxy listens on a host Unix socket
 //! that is bind-mounted in, and the in-sandbox init (see `supervisor.rs`) serves the bridge on
 //! `127.0.0.1:3128` to it before it starts the program, which finds it through `HTTP(S)_PROXY`.
+//! A model-API relay's socket comes in the same way, served on `127.0.0.1:3129`.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 
-use crate::bridge::proxy_env;
+use crate::bridge::{proxy_env, RELAY_SOCKET_INSIDE};
 use crate::egress::{EgressEvent, EgressProxy};
 use crate::policy::{Mount, NetworkPolicy, Policy};
 use crate::sandbox::SandboxError;
@@ -18,7 +19,7 @@ pub const SOCKET_IN_SANDBOX: &str = "/run/clawc/egress.sock";
 #[derive(Debug)]
 pub struct Egress {
     pub session: EgressSession,
-    pub mount: Mount,
+    pub mounts: Vec<Mount>,
     pub env: Vec<(String, String)>,
 }
 
@@ -26,8 +27,8 @@ impl Egress {
     pub async fn start(policy: &Policy) -> Result<Self, SandboxError> {
         let session = EgressSession::start(&policy.network).await?;
         Ok(Self {
-            mount: session.mount(),
-            env: proxy_env(),
+            mounts: session.mounts(),
+            env: proxy_env(&policy.network),
             session,
         })
     }
@@ -55,9 +56,11 @@ impl EgressSession {
         let proxy = EgressProxy::start(network, &socket)
             .await
             .map_err(|e| setup("start", e))?;
-        // The bridge connects as the container's user (65534), not as us.
-        std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o666))
-            .map_err(|e| setup("socket permissions", e))?;
+        // The bridges connect as the container's user (65534), not as us.
+        for socket in std::iter::once(socket.as_path()).chain(proxy.relay_socket()) {
+            std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o666))
+                .map_err(|e| setup("socket permissions", e))?;
+        }
         Ok(Self {
             proxy,
             _dir: dir,
@@ -65,14 +68,21 @@ impl EgressSession {
         })
     }
 
-    /// The socket, bind-mounted read-only (connecting to a socket needs no write access to
+    /// The sockets, bind-mounted read-only (connecting to a socket needs no write access to
     /// its filesystem).
-    fn mount(&self) -> Mount {
-        Mount {
+    fn mounts(&self) -> Vec<Mount> {
+        let relay = self.proxy.relay_socket().map(|socket| Mount {
+            source: socket.to_owned(),
+            target: RELAY_SOCKET_INSIDE.into(),
+            writable: false,
+        });
+        std::iter::once(Mount {
             source: self.socket.clone(),
             target: SOCKET_IN_SANDBOX.into(),
             writable: false,
-        }
+        })
+        .chain(relay)
+        .collect()
     }
 
     /// Stop serving and hand back every request the proxy saw.

@@ -68,15 +68,15 @@ pub fn container_body(
         .init
         .mounts()
         .iter()
-        .chain(plan.egress.map(|e| &e.mount));
-    let mut mounts = Vec::with_capacity(policy.mounts.len() + 3);
+        .chain(plan.egress.into_iter().flat_map(|e| &e.mounts));
+    let mut mounts = Vec::with_capacity(policy.mounts.len() + 4);
     for mount in policy.mounts.iter().chain(extra_mounts) {
         mounts.push(bind_mount(mount)?);
     }
     // `pids` is the program's budget; the container also holds init (and its bridge acceptor).
     let mut pids = limits
         .pids
-        .saturating_add(crate::init::own_tasks(policy.network.is_enabled()));
+        .saturating_add(crate::init::own_tasks(&policy.network));
     if plan.gvisor {
         pids = pids.saturating_mul(2).saturating_add(GVISOR_OWN_TASKS);
     }
@@ -251,7 +251,7 @@ mod tests {
         // The program's 64 plus init itself.
         assert_eq!(
             host.pids_limit,
-            Some(64 + i64::from(crate::init::own_tasks(false)))
+            Some(64 + i64::from(crate::init::own_tasks(&Default::default())))
         );
         assert_eq!(host.nano_cpus, Some(1_000_000_000));
         assert_eq!(host.auto_remove, Some(true));
@@ -299,7 +299,7 @@ mod tests {
             ..plan(&init)
         };
         let body = container_body(&command, &policy, &plan).unwrap();
-        let budget = 64 + crate::init::own_tasks(false);
+        let budget = 64 + crate::init::own_tasks(&Default::default());
         assert_eq!(
             body.host_config.unwrap().pids_limit,
             Some(i64::from(budget * 2 + GVISOR_OWN_TASKS))

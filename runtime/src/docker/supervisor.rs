@@ -33,6 +33,11 @@ impl InitLaunch {
                     .network
                     .is_enabled()
                     .then(|| PathBuf::from(EGRESS_SOCKET)),
+                relay_socket: policy
+                    .network
+                    .model_api
+                    .as_ref()
+                    .map(|_| PathBuf::from(crate::bridge::RELAY_SOCKET_INSIDE)),
                 lifeline: Some(PathBuf::from(LIFELINE_SOCKET)),
                 timeout_ms,
                 ..InitPlan::for_mounts(policy)

@@ -27,12 +27,12 @@ pub(crate) fn headers(secrets: &Secrets, headers: &mut HeaderMap) {
 }
 
 /// The body with every real value replaced as it streams. A value split across chunks is still
-/// caught: the last `longest - 1` bytes of each chunk wait for the next one. The length never
-/// changes, so `Content-Length` stays.
+/// caught: a chunk's tail that could begin a value waits for the next chunk, and nothing else
+/// does. The length never changes, so `Content-Length` stays.
 pub(crate) fn body(secrets: Arc<Secrets>, body: ProxyBody) -> ProxyBody {
-    let Some(longest) = secrets.longest_value() else {
+    if !secrets.has_values() {
         return body;
-    };
+    }
     let state = (body, Vec::<u8>::new(), false);
     let frames = stream::unfold(state, move |(mut body, mut carry, finished)| {
         let secrets = Arc::clone(&secrets);
@@ -45,8 +45,7 @@ pub(crate) fn body(secrets: Arc<Secrets>, body: ProxyBody) -> ProxyBody {
                     Some(Ok(frame)) => match frame.into_data() {
                         Ok(data) => {
                             carry.extend_from_slice(&data);
-                            let keep = longest.saturating_sub(1);
-                            let (out, rest) = secrets.mask_prefix(&carry, keep);
+                            let (out, rest) = secrets.mask_streaming(&carry);
                             carry = rest;
                             if !out.is_empty() {
                                 let frame: Result<Frame<Bytes>, BoxError> =

@@ -133,36 +133,41 @@ impl Secrets {
         changed.then_some(out)
     }
 
-    /// The length of the longest real value (raw or encoded), `None` without secrets.
-    pub(crate) fn longest_value(&self) -> Option<usize> {
+    /// Whether there is any real value to mask at all.
+    pub(crate) fn has_values(&self) -> bool {
         self.rules
             .iter()
-            .flat_map(|rule| [rule.value.len(), rule.encoded_value.len()])
-            .filter(|len| *len > 0)
-            .max()
+            .any(|rule| !rule.value.is_empty() || !rule.encoded_value.is_empty())
     }
 
-    /// Masks the part of `bytes` that no later byte can change, leaving the last `keep`
-    /// unread bytes (a value may continue in them) for the next call. A value that starts
-    /// before that tail lies wholly inside `bytes`, since `keep` is one less than the longest.
-    pub(crate) fn mask_prefix(&self, bytes: &[u8], keep: usize) -> (Vec<u8>, Vec<u8>) {
-        let cut = bytes.len().saturating_sub(keep);
-        let mut out = Vec::with_capacity(cut);
+    /// Masks every value in `bytes` and returns the masked bytes, holding back only a tail
+    /// that is the start of a value (it may continue in the next chunk). Everything else goes
+    /// out at once, so a streamed response (SSE) is not delayed until more bytes arrive.
+    pub(crate) fn mask_streaming(&self, bytes: &[u8]) -> (Vec<u8>, Vec<u8>) {
+        let needles: Vec<&[u8]> = self
+            .rules
+            .iter()
+            .flat_map(|rule| [rule.value.as_bytes(), rule.encoded_value.as_bytes()])
+            .filter(|needle| !needle.is_empty())
+            .collect();
+        let mut out = Vec::with_capacity(bytes.len());
         let mut at = 0;
-        'scan: while at < cut {
-            for rule in &self.rules {
-                for needle in [rule.value.as_bytes(), rule.encoded_value.as_bytes()] {
-                    if !needle.is_empty() && bytes[at..].starts_with(needle) {
-                        out.extend_from_slice(&mask(needle.len()));
-                        at += needle.len();
-                        continue 'scan;
-                    }
+        'scan: while at < bytes.len() {
+            let rest = &bytes[at..];
+            for needle in &needles {
+                if rest.starts_with(needle) {
+                    out.extend_from_slice(&mask(needle.len()));
+                    at += needle.len();
+                    continue 'scan;
                 }
+            }
+            if needles.iter().any(|needle| needle.starts_with(rest)) {
+                break;
             }
             out.push(bytes[at]);
             at += 1;
         }
-        (out, bytes[at.min(bytes.len())..].to_vec())
+        (out, bytes[at..].to_vec())
     }
 
     /// Refuses a request that carries the placeholder — or the real value — of a secret not
@@ -267,7 +272,8 @@ impl Rule {
 
     fn host_list(&self) -> String {
         if self.hosts.is_empty() {
-            return "no host".to_owned();
+            // Only the model-API relay's credential binds no host: the relay sends it itself.
+            return "the model-API relay".to_owned();
         }
         self.hosts
             .iter()

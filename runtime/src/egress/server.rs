@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper::header::{
     HeaderMap, HeaderName, HeaderValue, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, HOST,
@@ -27,9 +27,10 @@ use crate::policy::{EgressMode, NetworkPolicy};
 
 use super::address::AddressVetter;
 use super::allowlist::Allowlist;
-use super::body::{empty, full, proxy_response, ProxyBody};
+use super::body::{empty, full, proxy_response, BoxError, ProxyBody};
 use super::events::EventLog;
 use super::idle::IdleTimeout;
+use super::relay::Relay;
 use super::replay::Replayer;
 use super::resolve::{Resolve, SystemResolver};
 use super::secrets::{RequestParts, Secrets};
@@ -97,10 +98,12 @@ impl Default for ProxyOptions {
 #[derive(Debug)]
 pub struct EgressProxy {
     socket_path: PathBuf,
+    /// The model-API relay's socket, when the policy has one.
+    relay_socket: Option<PathBuf>,
     log: EventLog,
-    /// Dropping the sender stops the accept loop, every connection and every tunnel.
+    /// Dropping the sender stops the accept loops, every connection and every tunnel.
     stop: Option<watch::Sender<()>>,
-    accept_task: JoinHandle<()>,
+    accept_tasks: Vec<JoinHandle<()>>,
     /// Every connection and tunnel holds one permit until it has recorded its last event.
     connections: Arc<Semaphore>,
     permits: u32,
@@ -108,9 +111,11 @@ pub struct EgressProxy {
 
 impl EgressProxy {
     /// Binds `socket_path` (which must not exist) and serves `policy` with the system resolver.
+    /// When the policy has a model-API relay, its socket is bound beside it, at `socket_path`
+    /// with `.relay` appended ([`EgressProxy::relay_socket_path`]).
     ///
-    /// The socket gets the process umask: anyone who can connect to it can use the policy's
-    /// credentials, so put it in a directory only the sandbox can reach.
+    /// The sockets get the process umask: anyone who can connect to them can use the policy's
+    /// credentials, so put them in a directory only the sandbox can reach.
     pub async fn start(policy: &NetworkPolicy, socket_path: &Path) -> io::Result<EgressProxy> {
         Self::start_with(policy, socket_path, ProxyOptions::default()).await
     }
@@ -120,10 +125,20 @@ impl EgressProxy {
         socket_path: &Path,
         options: ProxyOptions,
     ) -> io::Result<EgressProxy> {
-        let secrets = Arc::new(
-            Secrets::new(&policy.secrets)
-                .map_err(|err| io::Error::new(io::ErrorKind::InvalidInput, err))?,
-        );
+        let invalid = |err: String| io::Error::new(io::ErrorKind::InvalidInput, err);
+        let relay = policy
+            .model_api
+            .as_ref()
+            .map(Relay::new)
+            .transpose()
+            .map_err(|err| invalid(format!("model-API relay: {err}")))?;
+        let rules: Vec<_> = policy
+            .secrets
+            .iter()
+            .cloned()
+            .chain(policy.model_api.as_ref().map(Relay::secret_rule))
+            .collect();
+        let secrets = Arc::new(Secrets::new(&rules).map_err(invalid)?);
         let mode = match &policy.mode {
             EgressMode::Live => Mode::Live,
             EgressMode::Replay(fixtures) => Mode::Replay(Replayer::new(fixtures)?),
@@ -136,6 +151,13 @@ impl EgressProxy {
         )?;
         let log = EventLog::new(Arc::clone(&secrets), limits.max_events);
         let listener = UnixListener::bind(socket_path)?;
+        let relay_listener = match relay {
+            Some(_) => {
+                let path = Self::relay_socket_path(socket_path);
+                Some((UnixListener::bind(&path)?, path))
+            }
+            None => None,
+        };
         let (stop, stopped) = watch::channel(());
         // At least one (or nothing is ever served), and few enough for `acquire_many` in `shutdown`.
         let permits = limits.max_connections.clamp(1, 1 << 20) as u32;
@@ -151,13 +173,23 @@ impl EgressProxy {
             upstream,
             connections: Arc::clone(&connections),
             stopped,
+            relay,
         });
-        let accept_task = tokio::spawn(accept_loop(listener, shared));
+        let mut accept_tasks = vec![tokio::spawn(accept_loop(
+            listener,
+            Arc::clone(&shared),
+            Role::Proxy,
+        ))];
+        let relay_socket = relay_listener.map(|(listener, path)| {
+            accept_tasks.push(tokio::spawn(accept_loop(listener, shared, Role::Relay)));
+            path
+        });
         Ok(EgressProxy {
             socket_path: socket_path.to_owned(),
+            relay_socket,
             log,
             stop: Some(stop),
-            accept_task,
+            accept_tasks,
             connections,
             permits,
         })
@@ -165,6 +197,18 @@ impl EgressProxy {
 
     pub fn socket_path(&self) -> &Path {
         &self.socket_path
+    }
+
+    /// Where the model-API relay listens when the policy has one: `socket_path` + `.relay`.
+    pub fn relay_socket_path(socket_path: &Path) -> PathBuf {
+        let mut path = socket_path.as_os_str().to_owned();
+        path.push(".relay");
+        PathBuf::from(path)
+    }
+
+    /// The model-API relay's socket, when this proxy serves one.
+    pub fn relay_socket(&self) -> Option<&Path> {
+        self.relay_socket.as_deref()
     }
 
     /// Every request seen so far.
@@ -176,8 +220,10 @@ impl EgressProxy {
     /// the complete audit log.
     pub async fn shutdown(mut self) -> Vec<EgressEvent> {
         self.stop = None;
-        if let Err(err) = (&mut self.accept_task).await {
-            tracing::warn!(%err, "egress proxy accept loop ended abnormally");
+        for task in &mut self.accept_tasks {
+            if let Err(err) = task.await {
+                tracing::warn!(%err, "egress proxy accept loop ended abnormally");
+            }
         }
         // Connections stop at once on the signal; waiting for their permits means their last
         // events are in the log. The bound only guards against a task stuck in a syscall.
@@ -198,9 +244,11 @@ impl EgressProxy {
 impl Drop for EgressProxy {
     fn drop(&mut self) {
         self.stop = None;
-        if let Err(err) = std::fs::remove_file(&self.socket_path) {
-            if err.kind() != io::ErrorKind::NotFound {
-                tracing::warn!(%err, path = %self.socket_path.display(), "could not remove proxy socket");
+        for socket in std::iter::once(&self.socket_path).chain(&self.relay_socket) {
+            if let Err(err) = std::fs::remove_file(socket) {
+                if err.kind() != io::ErrorKind::NotFound {
+                    tracing::warn!(%err, path = %socket.display(), "could not remove proxy socket");
+                }
             }
         }
     }
@@ -210,6 +258,15 @@ impl Drop for EgressProxy {
 enum Mode {
     Live,
     Replay(Replayer),
+}
+
+/// Which socket a connection came in on.
+#[derive(Debug, Clone, Copy)]
+enum Role {
+    /// The egress proxy (`127.0.0.1:3128` inside): absolute-form requests and `CONNECT`.
+    Proxy,
+    /// The model-API relay (`127.0.0.1:3129` inside): requests to the one upstream.
+    Relay,
 }
 
 #[derive(Debug)]
@@ -225,9 +282,10 @@ struct Shared {
     connections: Arc<Semaphore>,
     /// Resolves once the proxy is stopped.
     stopped: watch::Receiver<()>,
+    relay: Option<Relay>,
 }
 
-async fn accept_loop(listener: UnixListener, shared: Arc<Shared>) {
+async fn accept_loop(listener: UnixListener, shared: Arc<Shared>, role: Role) {
     let mut stopped = shared.stopped.clone();
     loop {
         let permit = tokio::select! {
@@ -241,7 +299,7 @@ async fn accept_loop(listener: UnixListener, shared: Arc<Shared>) {
         };
         match accepted {
             Ok((stream, _)) => {
-                tokio::spawn(serve_connection(stream, Arc::clone(&shared), permit));
+                tokio::spawn(serve_connection(stream, Arc::clone(&shared), permit, role));
             }
             Err(err) => {
                 // Typically EMFILE: back off instead of spinning on the error.
@@ -252,14 +310,25 @@ async fn accept_loop(listener: UnixListener, shared: Arc<Shared>) {
     }
 }
 
-async fn serve_connection(stream: UnixStream, shared: Arc<Shared>, permit: OwnedSemaphorePermit) {
+async fn serve_connection(
+    stream: UnixStream,
+    shared: Arc<Shared>,
+    permit: OwnedSemaphorePermit,
+    role: Role,
+) {
     let limits = shared.limits;
     let mut stopped = shared.stopped.clone();
     let io = TokioIo::new(IdleTimeout::new(stream, limits.idle_timeout));
     let log = shared.log.clone();
     let service = service_fn(move |request| {
         let shared = Arc::clone(&shared);
-        async move { Ok::<_, Infallible>(shared.handle(request).await) }
+        async move {
+            let response = match role {
+                Role::Proxy => shared.handle(request).await,
+                Role::Relay => shared.relay(request).await,
+            };
+            Ok::<_, Infallible>(response)
+        }
     });
     let connection = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
@@ -486,7 +555,7 @@ impl Shared {
             );
         };
         headers.insert(HOST, host_header);
-        let mut upstream_request = Request::new(Full::new(body));
+        let mut upstream_request = Request::new(full(body));
         *upstream_request.method_mut() = method.clone();
         *upstream_request.uri_mut() = uri;
         *upstream_request.version_mut() = Version::HTTP_11;
@@ -496,10 +565,23 @@ impl Shared {
             Ok(stream) => self.upstream.send(stream, target, upstream_request).await,
             Err(err) => Err(format!("connecting to {endpoint}: {err}")),
         };
+        self.answer(&method, target, sent)
+    }
+
+    /// Records what the upstream answered and hands it to the sandbox as it streams, every
+    /// real secret value in it masked.
+    fn answer(
+        &self,
+        method: &Method,
+        target: &Target,
+        sent: Result<Response<Incoming>, String>,
+    ) -> Response<ProxyBody> {
+        let endpoint = &target.endpoint;
+        let path = Some(target.path_and_query.as_str());
         match sent {
             Ok(response) => {
                 self.record(
-                    &method,
+                    method,
                     Some(endpoint),
                     path,
                     EgressOutcome::Allowed {
@@ -517,7 +599,7 @@ impl Shared {
             }
             Err(err) => {
                 self.record(
-                    &method,
+                    method,
                     Some(endpoint),
                     path,
                     EgressOutcome::Allowed { status: None },
@@ -530,6 +612,76 @@ impl Shared {
                 )
             }
         }
+    }
+
+    /// A request on the model-API relay's socket: checked, given the real credential and sent
+    /// to the one upstream; both bodies stream through (an API answers in SSE).
+    async fn relay(&self, request: Request<Incoming>) -> Response<ProxyBody> {
+        let method = request.method().clone();
+        let Some(relay) = &self.relay else {
+            let reason = "this sandbox has no model-API relay".to_owned();
+            return self.refuse(&method, None, None, StatusCode::NOT_FOUND, reason);
+        };
+        let target = match relay.target(&method, request.uri()) {
+            Ok(target) => target,
+            Err(reason) => {
+                let endpoint = Some(relay.endpoint());
+                return self.refuse(&method, endpoint, None, StatusCode::BAD_REQUEST, reason);
+            }
+        };
+        let endpoint = &target.endpoint;
+        let path = Some(target.path_and_query.as_str());
+        if let Err(reason) = relay.check_credentials(request.headers()) {
+            return self.refuse(&method, Some(endpoint), path, StatusCode::FORBIDDEN, reason);
+        }
+        let addrs = match self.relay_addrs(endpoint).await {
+            Ok(addrs) => addrs,
+            Err(reason) => {
+                return self.refuse(&method, Some(endpoint), path, StatusCode::BAD_GATEWAY, reason)
+            }
+        };
+        let (mut parts, body) = request.into_parts();
+        strip_hop_by_hop(&mut parts.headers);
+        relay.authenticate(&mut parts.headers);
+        let (Ok(host_header), Ok(uri)) = (
+            HeaderValue::from_str(&target.host_header()),
+            target.path_and_query.parse::<Uri>(),
+        ) else {
+            let reason = "the request URL cannot be rebuilt for upstream".to_owned();
+            return self.refuse(&method, Some(endpoint), path, StatusCode::BAD_REQUEST, reason);
+        };
+        parts.headers.insert(HOST, host_header);
+        parts.uri = uri;
+        parts.version = Version::HTTP_11;
+        let body = Limited::new(body, super::relay::MAX_REQUEST_BODY)
+            .map_err(BoxError::from)
+            .boxed();
+        let upstream_request = Request::from_parts(parts, body);
+        let sent = match self.upstream.connect(&addrs).await {
+            Ok(stream) => self.upstream.send(stream, &target, upstream_request).await,
+            Err(err) => Err(format!("connecting to {endpoint}: {err}")),
+        };
+        self.answer(&method, &target, sent)
+    }
+
+    /// The relay's upstream addresses. Not vetted like a sandbox's destinations: the upstream
+    /// is the host's own configuration (a private API gateway is legitimate), and nothing the
+    /// sandbox sends can change it.
+    async fn relay_addrs(&self, endpoint: &Endpoint) -> Result<Vec<SocketAddr>, String> {
+        if let HostKind::Ip(ip) = classify_host(&endpoint.host)? {
+            return Ok(vec![SocketAddr::new(ip, endpoint.port)]);
+        }
+        let resolved = tokio::time::timeout(
+            self.limits.connect_timeout,
+            self.resolver.resolve(&endpoint.host, endpoint.port),
+        )
+        .await
+        .map_err(|_| format!("resolving {} timed out", endpoint.host))?
+        .map_err(|err| format!("cannot resolve {}: {err}", endpoint.host))?;
+        if resolved.is_empty() {
+            return Err(format!("{} resolves to no address", endpoint.host));
+        }
+        Ok(resolved)
     }
 
     /// `CONNECT host:port`: an opaque tunnel to an allowlisted endpoint. The proxy cannot see

@@ -6,8 +6,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
@@ -16,6 +14,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
+use super::body::ProxyBody;
 use super::idle::IdleTimeout;
 use super::target::{Scheme, Target};
 
@@ -76,12 +75,13 @@ impl Upstream {
         Err(last_error)
     }
 
-    /// Sends `request` (origin-form) over `stream`, in TLS when the target is `https`.
+    /// Sends `request` (origin-form) over `stream`, in TLS when the target is `https`. The
+    /// body streams: the proxy passes a body it has read whole, the relay one still arriving.
     pub(crate) async fn send(
         &self,
         stream: TcpStream,
         target: &Target,
-        request: Request<Full<Bytes>>,
+        request: Request<ProxyBody>,
     ) -> Result<Response<Incoming>, String> {
         let stream = IdleTimeout::new(stream, self.idle_timeout);
         match target.scheme {
@@ -100,7 +100,7 @@ impl Upstream {
     }
 }
 
-async fn exchange<I>(io: I, request: Request<Full<Bytes>>) -> Result<Response<Incoming>, String>
+async fn exchange<I>(io: I, request: Request<ProxyBody>) -> Result<Response<Incoming>, String>
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {

@@ -20,6 +20,8 @@ pub(crate) struct InitPlan {
     pub rlimit_nproc: Option<u64>,
     /// The egress proxy's Unix socket inside the sandbox; init serves the bridge to it.
     pub bridge_socket: Option<PathBuf>,
+    /// The model-API relay's Unix socket inside; init serves `127.0.0.1:3129` to it.
+    pub relay_socket: Option<PathBuf>,
     /// Where init writes the program's final status (an fd inherited through bubblewrap).
     pub status_fd: Option<RawFd>,
     /// A Unix socket the host listens on (Docker): init connects before anything else, writes
@@ -38,6 +40,7 @@ const READ_WRITE: &str = "--rw";
 const RLIMIT_DATA: &str = "--rlimit-data";
 const RLIMIT_NPROC: &str = "--rlimit-nproc";
 const BRIDGE: &str = "--bridge";
+const RELAY: &str = "--relay";
 const STATUS_FD: &str = "--status-fd";
 const LIFELINE: &str = "--lifeline";
 const TIMEOUT_MS: &str = "--timeout-ms";
@@ -83,6 +86,9 @@ impl InitPlan {
         if let Some(socket) = &self.bridge_socket {
             flag(BRIDGE, socket.clone().into_os_string());
         }
+        if let Some(socket) = &self.relay_socket {
+            flag(RELAY, socket.clone().into_os_string());
+        }
         if let Some(fd) = self.status_fd {
             flag(STATUS_FD, fd.to_string().into());
         }
@@ -117,6 +123,7 @@ impl InitPlan {
                 Some(RLIMIT_DATA) => plan.rlimit_data = Some(number(&name, &value)?),
                 Some(RLIMIT_NPROC) => plan.rlimit_nproc = Some(number(&name, &value)?),
                 Some(BRIDGE) => plan.bridge_socket = Some(value.into()),
+                Some(RELAY) => plan.relay_socket = Some(value.into()),
                 Some(STATUS_FD) => plan.status_fd = Some(number(&name, &value)?),
                 Some(LIFELINE) => plan.lifeline = Some(value.into()),
                 Some(TIMEOUT_MS) => plan.timeout_ms = Some(number(&name, &value)?),
@@ -192,6 +199,7 @@ mod tests {
             rlimit_data: Some(1 << 20),
             rlimit_nproc: Some(16),
             bridge_socket: Some("/run/clawc/egress.sock".into()),
+            relay_socket: Some("/run/clawc/relay.sock".into()),
             status_fd: Some(9),
             lifeline: Some("/run/clawc/lifeline.sock".into()),
             timeout_ms: Some(30_000),

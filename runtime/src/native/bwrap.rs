@@ -84,6 +84,7 @@ pub(crate) struct Layout<'a> {
     pub mounts: &'a [Mount],
     pub init_host_path: &'a Path,
     pub egress_socket: Option<&'a Path>,
+    pub relay_socket: Option<&'a Path>,
     pub cwd: &'a Path,
     pub env: &'a BTreeMap<String, String>,
     pub seccomp_fds: [RawFd; 2],
@@ -121,6 +122,9 @@ impl Layout<'_> {
             // Programs that tunnel TLS through the proxy (CONNECT) verify the server
             // themselves and need the public CA bundle; nothing else of /etc comes in.
             args.paths("--ro-bind-try", CA_CERTIFICATES, CA_CERTIFICATES);
+        }
+        if let Some(socket) = self.relay_socket {
+            args.paths("--ro-bind", socket, crate::bridge::RELAY_SOCKET_INSIDE);
         }
         for mount in self.mounts {
             let option = if mount.writable {

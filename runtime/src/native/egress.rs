@@ -43,6 +43,11 @@ impl Egress {
         self.proxy.socket_path()
     }
 
+    /// The model-API relay's socket, when the policy has one.
+    pub fn relay_socket(&self) -> Option<&Path> {
+        self.proxy.relay_socket()
+    }
+
     /// Stops the proxy and returns everything it saw.
     pub async fn shutdown(self) -> Vec<EgressEvent> {
         let events = self.proxy.shutdown().await;

@@ -59,6 +59,8 @@ pub enum PolicyError {
     HostPort { text: String, reason: &'static str },
     #[error("secret `{secret}`: {reason}")]
     Secret { secret: String, reason: String },
+    #[error("model-API relay: {reason}")]
+    ModelApi { reason: String },
 }
 
 impl Policy {
@@ -86,6 +88,10 @@ impl Policy {
         }
         for secret in &self.network.secrets {
             check_secret(secret)?;
+        }
+        if let Some(relay) = &self.network.model_api {
+            crate::egress::relay::Relay::new(relay)
+                .map_err(|reason| PolicyError::ModelApi { reason })?;
         }
         Ok(())
     }

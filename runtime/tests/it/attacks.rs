@@ -14,10 +14,10 @@
     reason = "a failing attack case shows what the program printed and which limits went unenforced"
 )]
 
-mod backends;
+pub(crate) mod backends;
 mod egress;
 mod files;
-mod harness;
+pub(crate) mod harness;
 mod host;
 mod kernel;
 mod limits;

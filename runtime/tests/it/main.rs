@@ -10,4 +10,5 @@ mod docker;
 mod egress;
 mod native;
 mod parts;
+mod relay;
 mod support;
