@@ -432,6 +432,26 @@ mod tests {
     }
 
     #[test]
+    fn streaming_masks_split_values_and_holds_back_only_a_possible_start() {
+        let secrets = Secrets::new(&[rule(Injection::Header {
+            name: "x-key".to_owned(),
+            template: "{value}".to_owned(),
+        })])
+        .unwrap();
+        // A tail that cannot begin the value goes out at once (an SSE event's `\n\n`).
+        let (out, rest) = secrets.mask_streaming(b"data: 1\n\n");
+        assert_eq!((out.as_slice(), rest.as_slice()), (&b"data: 1\n\n"[..], &b""[..]));
+        // A value split across two chunks is masked whole.
+        let (out, rest) = secrets.mask_streaming(b"key=s3cr");
+        assert_eq!((out.as_slice(), rest.as_slice()), (&b"key="[..], &b"s3cr"[..]));
+        let mut next = rest;
+        next.extend_from_slice(b"3t/v+al!");
+        let (out, rest) = secrets.mask_streaming(&next);
+        assert_eq!(out, b"***********!");
+        assert!(rest.is_empty());
+    }
+
+    #[test]
     fn bad_header_name_fails_at_start() {
         let bad = rule(Injection::Header {
             name: "bad header".to_owned(),
