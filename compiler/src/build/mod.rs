@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod acceptance;
+pub mod claude_code;
 pub mod clock;
 pub mod contract;
 pub mod fingerprint;
