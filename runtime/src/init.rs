@@ -202,8 +202,8 @@ mod bridge {
             .into_iter()
             .filter_map(|(addr, socket, what)| socket.as_ref().map(|s| (addr, s, what)))
             .map(|(addr, socket, what)| {
-                let listener = std::net::TcpListener::bind(addr)
-                    .map_err(|err| format!("{what}: {err}"))?;
+                let listener =
+                    std::net::TcpListener::bind(addr).map_err(|err| format!("{what}: {err}"))?;
                 Ok(Pending {
                     listener,
                     socket: socket.clone(),

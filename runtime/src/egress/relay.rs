@@ -51,7 +51,9 @@ impl Relay {
             return Err("the placeholder is empty".to_owned());
         }
         if placeholder.contains(value) || value.contains(placeholder) {
-            return Err("the placeholder and the credential must not contain each other".to_owned());
+            return Err(
+                "the placeholder and the credential must not contain each other".to_owned(),
+            );
         }
         if HeaderValue::from_str(placeholder).is_err() {
             return Err("the placeholder is not a valid header value".to_owned());
@@ -173,7 +175,11 @@ fn parse_upstream(text: &str) -> Result<(Scheme, Endpoint, String), String> {
     let scheme = match uri.scheme_str() {
         Some(s) if s.eq_ignore_ascii_case("https") => Scheme::Https,
         Some(s) if s.eq_ignore_ascii_case("http") => Scheme::Http,
-        _ => return Err(format!("upstream `{text}` must start with https:// or http://")),
+        _ => {
+            return Err(format!(
+                "upstream `{text}` must start with https:// or http://"
+            ))
+        }
     };
     let authority = uri
         .authority()

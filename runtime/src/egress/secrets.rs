@@ -440,10 +440,16 @@ mod tests {
         .unwrap();
         // A tail that cannot begin the value goes out at once (an SSE event's `\n\n`).
         let (out, rest) = secrets.mask_streaming(b"data: 1\n\n");
-        assert_eq!((out.as_slice(), rest.as_slice()), (&b"data: 1\n\n"[..], &b""[..]));
+        assert_eq!(
+            (out.as_slice(), rest.as_slice()),
+            (&b"data: 1\n\n"[..], &b""[..])
+        );
         // A value split across two chunks is masked whole.
         let (out, rest) = secrets.mask_streaming(b"key=s3cr");
-        assert_eq!((out.as_slice(), rest.as_slice()), (&b"key="[..], &b"s3cr"[..]));
+        assert_eq!(
+            (out.as_slice(), rest.as_slice()),
+            (&b"key="[..], &b"s3cr"[..])
+        );
         let mut next = rest;
         next.extend_from_slice(b"3t/v+al!");
         let (out, rest) = secrets.mask_streaming(&next);

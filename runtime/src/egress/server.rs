@@ -637,7 +637,13 @@ impl Shared {
         let addrs = match self.relay_addrs(endpoint).await {
             Ok(addrs) => addrs,
             Err(reason) => {
-                return self.refuse(&method, Some(endpoint), path, StatusCode::BAD_GATEWAY, reason)
+                return self.refuse(
+                    &method,
+                    Some(endpoint),
+                    path,
+                    StatusCode::BAD_GATEWAY,
+                    reason,
+                )
             }
         };
         let (mut parts, body) = request.into_parts();
@@ -648,7 +654,13 @@ impl Shared {
             target.path_and_query.parse::<Uri>(),
         ) else {
             let reason = "the request URL cannot be rebuilt for upstream".to_owned();
-            return self.refuse(&method, Some(endpoint), path, StatusCode::BAD_REQUEST, reason);
+            return self.refuse(
+                &method,
+                Some(endpoint),
+                path,
+                StatusCode::BAD_REQUEST,
+                reason,
+            );
         };
         parts.headers.insert(HOST, host_header);
         parts.uri = uri;

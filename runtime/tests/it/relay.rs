@@ -102,7 +102,11 @@ impl Upstream {
     }
 }
 
-async fn answer(request: Request<Incoming>, seen: SeenLog, acked: Arc<Notify>) -> Response<TestBody> {
+async fn answer(
+    request: Request<Incoming>,
+    seen: SeenLog,
+    acked: Arc<Notify>,
+) -> Response<TestBody> {
     let (parts, body) = request.into_parts();
     let body = body
         .collect()
@@ -120,7 +124,12 @@ async fn answer(request: Request<Incoming>, seen: SeenLog, acked: Arc<Notify>) -
         headers: parts
             .headers
             .iter()
-            .map(|(n, v)| (n.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .map(|(n, v)| {
+                (
+                    n.to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
             .collect(),
         body: body.to_vec(),
     });
@@ -258,11 +267,18 @@ async fn the_relay_socket_swaps_the_credential_and_refuses_any_other() {
     assert!(proxied.starts_with("HTTP/1.1 400"), "{proxied}");
 
     let seen = upstream.seen();
-    assert_eq!(seen.len(), 1, "only the placeholder request went upstream: {seen:?}");
+    assert_eq!(
+        seen.len(),
+        1,
+        "only the placeholder request went upstream: {seen:?}"
+    );
     assert_eq!(seen[0].uri, "/base/ack");
     assert_eq!(seen[0].header("x-api-key"), Some(REAL_KEY));
     assert_eq!(seen[0].header("authorization"), None);
-    assert_eq!(seen[0].header("host"), Some(upstream.addr.to_string().as_str()));
+    assert_eq!(
+        seen[0].header("host"),
+        Some(upstream.addr.to_string().as_str())
+    );
     assert_eq!(seen[0].body, b"hello");
 
     // The placeholder belongs to the relay: through the proxy it is refused everywhere.
@@ -391,11 +407,18 @@ async fn relayed_stream_reaches_the_sandbox(backend: Backend) {
 
     let environ = hex_decode(out["environ"].as_str().unwrap());
     let environ = String::from_utf8_lossy(&environ);
-    assert!(!environ.contains(REAL_KEY), "the real key is in the sandbox: {environ}");
+    assert!(
+        !environ.contains(REAL_KEY),
+        "the real key is in the sandbox: {environ}"
+    );
     assert!(environ.contains(PLACEHOLDER), "{environ}");
 
     let seen = upstream.seen();
-    assert_eq!(seen.len(), 2, "the foreign-key request must not go upstream: {seen:?}");
+    assert_eq!(
+        seen.len(),
+        2,
+        "the foreign-key request must not go upstream: {seen:?}"
+    );
     let messages = &seen[0];
     assert_eq!(messages.method, "POST");
     assert_eq!(messages.uri, "/base/v1/messages?beta=true");
@@ -406,7 +429,10 @@ async fn relayed_stream_reaches_the_sandbox(backend: Backend) {
     assert_eq!(seen[1].body, b"seen");
     for request in &seen {
         assert!(
-            request.headers.iter().all(|(_, v)| !v.contains(PLACEHOLDER)),
+            request
+                .headers
+                .iter()
+                .all(|(_, v)| !v.contains(PLACEHOLDER)),
             "the placeholder went upstream: {request:?}"
         );
     }
@@ -420,9 +446,14 @@ async fn relayed_stream_reaches_the_sandbox(backend: Backend) {
         .all(|e| e.host == "127.0.0.1" && e.port == upstream.addr.port()));
     let refused = denials(events);
     assert_eq!(refused.len(), 2, "{events:?}");
-    assert!(refused.iter().any(|r| r.contains("x-api-key")), "{refused:?}");
     assert!(
-        refused.iter().any(|r| r.contains("not in the network allowlist")),
+        refused.iter().any(|r| r.contains("x-api-key")),
+        "{refused:?}"
+    );
+    assert!(
+        refused
+            .iter()
+            .any(|r| r.contains("not in the network allowlist")),
         "{refused:?}"
     );
 }
