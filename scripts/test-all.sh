@@ -16,6 +16,8 @@ cargo build --release -p clawc -p claw-runtime --bin clawc --bin claw-sandbox-in
 # Every sandbox test as root uses the released init clawc picks by default; the unprivileged run
 # below and the cgroup v2 VM use clawc itself as init (what clawc does with no init beside it).
 export CLAWC_SANDBOX_INIT="$PWD/target/release/claw-sandbox-init"
+# The claude-code generator's CLI, as scripts/setup.sh installed it.
+export CLAWC_CLAUDE="$PWD/.cache/claude-code/node_modules/@anthropic-ai/claude-code/bin/claude.exe"
 
 echo "== cgroup v2 in a qemu VM (this machine's cgroups are hybrid; software emulation, budget 480 s)"
 scripts/cgroup-v2-vm.sh --clawc "$PWD/target/release/clawc"
