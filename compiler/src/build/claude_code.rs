@@ -50,8 +50,9 @@ const TOOLS: &str = "Read,Write,Edit,Glob,Grep";
 /// Turns per attempt when the build sets no `--max-turns`.
 const DEFAULT_MAX_TURNS: u32 = 40;
 
-/// The attempt's wall-clock limit when none is given.
-const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20 * 60);
+/// An attempt's wall-clock limit: its sandbox is killed when it passes. Claude Code's own API
+/// timeout (10 minutes a request) ends a hung request well before this.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(20 * 60);
 
 /// How much of the CLI's stderr a failure report keeps.
 const STDERR_TAIL_BYTES: usize = 4096;
@@ -135,7 +136,6 @@ pub struct ClaudeCodeGenerator {
     sandbox: Arc<dyn Sandbox>,
     model_api: ModelApi,
     cli: ClaudeCli,
-    timeout: Duration,
 }
 
 impl ClaudeCodeGenerator {
@@ -157,14 +157,7 @@ impl ClaudeCodeGenerator {
             sandbox,
             model_api,
             cli,
-            timeout: DEFAULT_TIMEOUT,
         }
-    }
-
-    /// The wall-clock limit of one attempt (its sandbox is killed when it passes).
-    pub fn with_timeout(mut self, timeout: Duration) -> ClaudeCodeGenerator {
-        self.timeout = timeout;
-        self
     }
 
     /// The attempt's sandbox: the package read-only, the workspace the one writable mount,
@@ -213,7 +206,7 @@ impl ClaudeCodeGenerator {
                 pids: 256,
                 cpu: 1.0,
                 tmp_bytes: 64 << 20,
-                timeout: Some(self.timeout),
+                timeout: Some(ATTEMPT_TIMEOUT),
                 // stream-json repeats every file the model writes; this only stops a runaway.
                 output_bytes: Some(64 << 20),
             },
@@ -281,7 +274,6 @@ impl std::fmt::Debug for ClaudeCodeGenerator {
             .field("sandbox", &self.sandbox.name())
             .field("model_api", &self.model_api)
             .field("cli", &self.cli)
-            .field("timeout", &self.timeout)
             .finish()
     }
 }

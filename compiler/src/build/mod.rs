@@ -2,6 +2,8 @@
 //! throwaway sandbox, accept it against the spec's examples in fresh sandboxes, pin it.
 
 pub mod acceptance;
+// Constructed once commands::build wires the model generators.
+#[allow(dead_code)]
 pub mod claude_code;
 pub mod clock;
 pub mod contract;
