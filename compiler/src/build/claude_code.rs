@@ -416,7 +416,12 @@ impl StreamJson {
                 (!uses.is_empty()).then(|| format!("turn {}: {}", self.turns, uses.join(", ")))
             }
             "result" => Some(format!(
-                "Claude Code finished: {} after {} turns, ${:.4}",
+                "Claude Code {}: {} after {} turns, ${:.4}",
+                if message["is_error"] == Value::Bool(true) {
+                    "failed"
+                } else {
+                    "finished"
+                },
                 message["subtype"].as_str().unwrap_or("?"),
                 message["num_turns"].as_u64().unwrap_or(0),
                 message["total_cost_usd"].as_f64().unwrap_or(0.0)
@@ -474,9 +479,12 @@ impl StreamJson {
         };
         let subtype = result["subtype"].as_str().unwrap_or("?");
         if !result["api_error_status"].is_null() || result["terminal_reason"] == "api_error" {
+            // The CLI's text usually names the status already (`API Error: 529 …`).
             let status = result["api_error_status"]
                 .as_u64()
-                .map_or_else(String::new, |s| format!("{s} "));
+                .map(|status| status.to_string())
+                .filter(|status| !errors.contains(status.as_str()))
+                .map_or_else(String::new, |status| format!("HTTP {status}: "));
             return Err(GeneratorError::ModelApi(format!("{status}{errors}")));
         }
         match subtype {
@@ -617,7 +625,7 @@ mod tests {
         let (stream, _) = parse(API_FAILURE);
         match stream.finish(&report(1), "") {
             Err(GeneratorError::ModelApi(message)) => {
-                assert!(message.starts_with("500 API Error: 500"), "{message}")
+                assert_eq!(message, "API Error: 500 scripted failure.")
             }
             other => panic!("expected a model API fault, got {other:?}"),
         }
