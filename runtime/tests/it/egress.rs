@@ -29,17 +29,17 @@ const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 const PLACEHOLDER: &str = "CLAW_PLACEHOLDER_gh_token";
 const SECRET: &str = "ghp_REAL-secret-value";
 
-/// What a local upstream received.
+/// What a local upstream received (the relay's suite records into it too).
 #[derive(Debug, Clone)]
-struct Seen {
-    method: String,
-    uri: String,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
+pub(crate) struct Seen {
+    pub(crate) method: String,
+    pub(crate) uri: String,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: Vec<u8>,
 }
 
 impl Seen {
-    fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(n, _)| n == name)
@@ -47,7 +47,7 @@ impl Seen {
     }
 }
 
-type SeenLog = Arc<Mutex<Vec<Seen>>>;
+pub(crate) type SeenLog = Arc<Mutex<Vec<Seen>>>;
 
 async fn record_and_answer(request: Request<Incoming>, seen: SeenLog) -> Response<Full<Bytes>> {
     let (parts, body) = request.into_parts();
@@ -119,7 +119,7 @@ async fn http_upstream() -> (SocketAddr, SeenLog) {
 }
 
 /// A TLS upstream for `name` on 127.0.0.1, its certificate issued by a fresh test CA.
-async fn tls_upstream(name: &str) -> (SocketAddr, CertificateDer<'static>, SeenLog) {
+pub(crate) async fn tls_upstream(name: &str) -> (SocketAddr, CertificateDer<'static>, SeenLog) {
     let ca_key = rcgen::KeyPair::generate().unwrap();
     let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
@@ -211,7 +211,7 @@ fn plaintext_secret(hosts: &[&str]) -> SecretRule {
 
 /// Names every test resolves: `service.test`, `other.test` and `*.svc.test` are 127.0.0.1
 /// (reachable only because tests name 127.0.0.1 in `allow_ips`), `evil.test` too (never named).
-fn resolver() -> StaticResolver {
+pub(crate) fn resolver() -> StaticResolver {
     StaticResolver::new()
         .with("service.test", [LOCALHOST])
         .with("other.test", [LOCALHOST])

@@ -8,12 +8,12 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use claw_runtime::bridge::{RELAY_BASE_URL, RELAY_SOCKET_INSIDE};
-use claw_runtime::egress::{EgressEvent, EgressOutcome, EgressProxy};
+use claw_runtime::egress::{EgressEvent, EgressOutcome, EgressProxy, ProxyOptions};
 use claw_runtime::policy::{ModelApiRelay, NetworkPolicy, Policy, PolicyError, SecretValue};
 use claw_runtime::sandbox::{ExitStatus, SandboxCommand};
 use claw_runtime::Sandbox;
@@ -30,6 +30,7 @@ use tokio::sync::{mpsc, Notify};
 
 use crate::attacks::backends;
 use crate::attacks::harness::Backend;
+use crate::egress::{resolver, tls_upstream, Seen, SeenLog};
 
 /// The real credential: only the scripted upstream may ever see it.
 const REAL_KEY: &str = "sk-relay-test-REAL-1f9c2e7a";
@@ -40,25 +41,6 @@ const PLACEHOLDER: &str = "clawc-model-api-placeholder";
 /// this long and then see `"after_ack": false`.
 const ACK_WAIT: Duration = Duration::from_secs(10);
 
-/// What the scripted upstream received.
-#[derive(Debug, Clone)]
-struct Seen {
-    method: String,
-    uri: String,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Seen {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-type SeenLog = Arc<Mutex<Vec<Seen>>>;
 type TestBody = BoxBody<Bytes, std::convert::Infallible>;
 
 /// A Messages-API-shaped upstream: `POST …/v1/messages` answers in SSE, one event at once and
@@ -202,6 +184,51 @@ fn denials(events: &[EgressEvent]) -> Vec<&str> {
             _ => None,
         })
         .collect()
+}
+
+/// The production path: an `https://` upstream (by name, its certificate from a test CA) is
+/// reached over TLS with the credential on; the sandbox's side stays plain HTTP.
+#[tokio::test]
+async fn an_https_upstream_is_reached_over_tls_with_the_credential() {
+    let (addr, root, seen) = tls_upstream("secure.test").await;
+    let policy = NetworkPolicy {
+        model_api: Some(relay_to(&format!(
+            "https://secure.test:{}/api",
+            addr.port()
+        ))),
+        ..NetworkPolicy::default()
+    };
+    let options = ProxyOptions {
+        resolver: Arc::new(resolver()),
+        extra_roots: vec![root],
+        ..ProxyOptions::default()
+    };
+    let proxy = EgressProxy::start_with(&policy, &socket_path(), options)
+        .await
+        .unwrap();
+    let mut stream = UnixStream::connect(proxy.relay_socket().unwrap())
+        .await
+        .unwrap();
+    let request = format!(
+        "GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1:3129\r\nx-api-key: {PLACEHOLDER}\r\n\
+         Connection: close\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.ends_with("hello from upstream"), "{response}");
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].uri, "/api/v1/models");
+    assert_eq!(seen[0].header("x-api-key"), Some(REAL_KEY));
+    assert_eq!(
+        seen[0].header("host"),
+        Some(format!("secure.test:{}", addr.port()).as_str())
+    );
+    let events = proxy.shutdown().await;
+    assert_eq!(relayed(&events).len(), 1, "{events:?}");
+    assert_eq!(relayed(&events)[0].host, "secure.test");
 }
 
 #[test]
