@@ -2,8 +2,9 @@
 //! placeholder; a host-side upstream (a scripted server on 127.0.0.1) must get the real
 //! credential and the body, and stream its answer back as it is produced.
 //!
-//! Each sandboxed case runs on every backend: native always, Docker when an engine is there
-//! (and it must be under `CI=true` / `CLAWC_REQUIRE_BACKENDS=1`, see `support::require`).
+//! The sandboxed case runs on every backend: native, Docker and Docker on gVisor, each when it
+//! is there (and it must be under `CI=true` / `CLAWC_REQUIRE_BACKENDS=1`, see
+//! `support::require`).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -531,4 +532,9 @@ async fn native_relayed_stream_reaches_the_sandbox() {
 #[tokio::test]
 async fn docker_relayed_stream_reaches_the_sandbox() {
     relayed_stream_reaches_the_sandbox(Backend::Docker).await;
+}
+
+#[tokio::test]
+async fn gvisor_relayed_stream_reaches_the_sandbox() {
+    relayed_stream_reaches_the_sandbox(Backend::Gvisor).await;
 }
