@@ -17,6 +17,9 @@ cargo build --release -p clawc -p claw-runtime --bin clawc --bin claw-sandbox-in
 # below and the cgroup v2 VM use clawc itself as init (what clawc does with no init beside it).
 export CLAWC_SANDBOX_INIT="$PWD/target/release/claw-sandbox-init"
 
+echo "== clawc verify: every pinned integration in golden/ against claw.lock, every example re-run"
+target/release/clawc verify
+
 echo "== cgroup v2 in a qemu VM (this machine's cgroups are hybrid; software emulation, budget 480 s)"
 scripts/cgroup-v2-vm.sh --clawc "$PWD/target/release/clawc"
 
