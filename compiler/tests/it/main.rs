@@ -8,5 +8,6 @@ mod architecture;
 mod backend_support;
 mod cli;
 mod hostile;
+mod messages_api;
 mod sandbox;
 mod support;
