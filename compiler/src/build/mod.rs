@@ -4,5 +4,16 @@
 // The pipeline lands in steps; this goes when `commands::build` drives every part.
 #![allow(dead_code)]
 
+pub mod acceptance;
+pub mod contract;
 pub mod generator;
+pub mod intake;
+pub mod lock;
 pub mod model_api;
+pub mod pin;
+pub mod project;
+pub mod prompt;
+pub mod provenance;
+pub mod scaffold;
+pub mod transcript;
+pub mod tree;
