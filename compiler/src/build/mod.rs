@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod acceptance;
+pub mod anthropic;
 pub mod contract;
 pub mod generator;
 pub mod intake;

@@ -738,7 +738,7 @@ impl Message {
         stop_reason: &str,
         reply: &Reply,
     ) -> Message {
-        let mut id = || state.next_id.fetch_add(1, Ordering::SeqCst);
+        let id = || state.next_id.fetch_add(1, Ordering::SeqCst);
         let id_of_message = format!("msg_scripted_{:04}", id());
         let blocks = blocks
             .iter()
