@@ -113,4 +113,9 @@ pub trait Generator: Send + Sync {
     async fn version(&self) -> Result<String, GeneratorError>;
     /// Writes a candidate into `attempt.workspace`.
     async fn attempt(&self, attempt: Attempt<'_>) -> Result<AttemptOutcome, GeneratorError>;
+    /// For a generator that replays a recorded generation: that transcript, which the pin
+    /// keeps byte for byte (its provenance describes the original generation, not the replay).
+    fn recorded_transcript(&self, _integration: &str) -> Option<String> {
+        None
+    }
 }

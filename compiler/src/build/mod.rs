@@ -6,15 +6,20 @@
 
 pub mod acceptance;
 pub mod anthropic;
+pub mod clock;
 pub mod contract;
+pub mod fingerprint;
 pub mod generator;
 pub mod intake;
 pub mod lock;
 pub mod model_api;
 pub mod pin;
+pub mod pipeline;
+pub mod plan;
 pub mod project;
 pub mod prompt;
 pub mod provenance;
+pub mod replay;
 pub mod scaffold;
 pub mod transcript;
 pub mod tree;

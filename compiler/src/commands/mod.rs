@@ -1,11 +1,11 @@
 //! One module per subcommand; each returns the process exit code.
 
 mod build;
-mod check;
+pub(crate) mod check;
 mod explain;
 mod fmt;
 mod init;
-mod sandbox;
+pub(crate) mod sandbox;
 mod schema;
 
 use std::io::{self, Write};

@@ -1,6 +1,7 @@
 //! `clawc sandbox exec`: one program under exactly the sandbox deployed integrations get.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use claw_runtime::docker::{DockerConfig, DockerSandbox};
@@ -101,20 +102,20 @@ async fn run_in(sandbox: &dyn Sandbox, argv: &[String], policy: &Policy, global:
     report.exit_code()
 }
 
-async fn backend(
+pub async fn backend(
     backend: Backend,
     docker_runtime: Option<String>,
-) -> Result<Box<dyn Sandbox>, SandboxError> {
+) -> Result<Arc<dyn Sandbox>, SandboxError> {
     let init = default_init()?;
     Ok(match backend {
-        Backend::Native => Box::new(NativeSandbox::new(init)?),
+        Backend::Native => Arc::new(NativeSandbox::new(init)?),
         Backend::Docker => {
             let config = DockerConfig {
                 init: Some(init),
                 runtime: docker_runtime,
                 ..DockerConfig::default()
             };
-            Box::new(DockerSandbox::connect(config).await?)
+            Arc::new(DockerSandbox::connect(config).await?)
         }
     })
 }
