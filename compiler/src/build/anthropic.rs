@@ -12,6 +12,15 @@
 //!
 //! The HTTP exchange sits behind [`Transport`]; the real one is reqwest against
 //! `ModelApi::base_url`, so tests point it at a scripted server or a fake.
+//!
+//! `AttemptOutcome::events` holds one object per request/response exchange (the prompt itself
+//! is the transcript's `attempt` record):
+//! `{"type": "exchange", "turn": N (over the whole build), "model", "message_id",
+//! "stop_reason", "content": [the assistant's blocks as the API sent them], "tool_results":
+//! [{"tool_use_id", "is_error", "content"}], "usage": {"input_tokens", "output_tokens",
+//! "cache_creation_input_tokens", "cache_read_input_tokens", "cost_usd"}}`, plus `"system"`
+//! (the system prompt) on the first exchange and `"retried": ["529 overloaded_error: …", …]`
+//! when faults were retried. No header and no credential is ever in them.
 
 use std::io::{self, Read as _, Write as _};
 use std::os::unix::fs::OpenOptionsExt as _;
@@ -1139,7 +1148,6 @@ impl Generator for AnthropicGenerator {
 
             let mut event = json!({
                 "type": "exchange",
-                "attempt": attempt.number,
                 "turn": turn,
                 "model": model,
                 "message_id": reply.id,
@@ -1156,7 +1164,6 @@ impl Generator for AnthropicGenerator {
             });
             if outcome.events.is_empty() {
                 event["system"] = json!(SYSTEM_PROMPT);
-                event["prompt"] = json!(attempt.prompt);
             }
             if !retried.is_empty() {
                 event["retried"] = json!(retried);
@@ -1848,7 +1855,7 @@ mod tests {
         assert_eq!(outcome.events.len(), 3);
         let first = &outcome.events[0];
         assert_eq!(first["turn"], 3, "turns count the whole build");
-        assert_eq!(first["prompt"], "Write generated/tools.py");
+        assert_eq!(first["system"], SYSTEM_PROMPT);
         assert_eq!(first["retried"][0], "529 overloaded_error: Overloaded");
         assert_eq!(
             first["tool_results"][0]["content"],
