@@ -94,6 +94,21 @@ pub enum Command {
     Sandbox(SandboxCommand),
     /// Generate, accept and pin the implementation of every stale spec.
     Build(BuildArgs),
+    /// Check every pin (what CI runs; never generates): specs and golden trees against
+    /// claw.lock, then every example against the pinned artifacts.
+    Verify {
+        #[arg(long, value_enum, default_value_t = DiagnosticFormat::Human)]
+        format: DiagnosticFormat,
+        #[arg(long, value_enum, default_value_t = Backend::Native)]
+        backend: Backend,
+    },
+    /// Run the examples against the pinned artifacts; a result per example.
+    Test {
+        /// Integrations to test. Default: every pinned one.
+        names: Vec<String>,
+        #[arg(long, value_enum, default_value_t = Backend::Native)]
+        backend: Backend,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

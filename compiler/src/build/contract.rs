@@ -15,6 +15,10 @@ pub const MAX_FILE_BYTES: u64 = 1 << 20;
 pub const MAX_FILES: usize = 64;
 
 /// Where a generator sandbox mounts the workspace (read-write, its only writable mount).
+#[allow(
+    dead_code,
+    reason = "the claude-code generator mounts it; it lands next"
+)]
 pub const WORKSPACE_INSIDE: &str = "/workspace";
 
 /// Where an acceptance (and, later, a gateway) sandbox mounts the integration's tree, read-only.

@@ -11,6 +11,7 @@ use super::fingerprint::{self, Cache, SpecPrint, TreePrint};
 use super::lock::{Entry, Lock};
 use super::project::Project;
 use super::scaffold;
+use super::transcript::Transcript;
 use super::tree::{self, ManifestEntry, MANIFEST};
 use crate::commands::check::CheckedFile;
 use crate::sources::{self, FsWorld, SourceError, SpecFile};
@@ -54,7 +55,6 @@ pub struct Planned {
     pub path: PathBuf,
     /// As the lock names it.
     pub relative: String,
-    pub spec_hash: String,
     pub status: Status,
 }
 
@@ -207,7 +207,6 @@ pub fn plan(
             name: name.clone(),
             path: path.clone(),
             relative,
-            spec_hash,
             status,
         });
     }
@@ -240,19 +239,19 @@ pub fn tree_problems(
             if hash == entry.tree_hash {
                 return Vec::new();
             }
-            return name_differences(&root, &files);
+            return name_differences(name, &files);
         }
     }
     match tree::read(&root) {
         Err(e) => vec![e.to_string()],
-        Ok(files) => name_differences(&root, &files),
+        Ok(files) => name_differences(name, &files),
     }
 }
 
 /// The files of a tree that does not hash to its lock entry: those that differ from its
 /// manifest, or the manifest itself when they all agree with it.
-fn name_differences(root: &Path, files: &tree::Files) -> Vec<String> {
-    let shown = |path: &str| root.join(path).display().to_string();
+fn name_differences(name: &str, files: &tree::Files) -> Vec<String> {
+    let shown = |path: &str| format!("golden/{name}/{path}");
     let Some(manifest) = files
         .get(MANIFEST)
         .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(bytes).ok())
@@ -286,6 +285,28 @@ fn name_differences(root: &Path, files: &tree::Files) -> Vec<String> {
         ));
     }
     problems
+}
+
+/// Where the lock's generator or model for `name` is not what the pinned transcript records.
+pub fn generator_mismatch(project: &Project, name: &str, entry: &Entry) -> Option<String> {
+    let path = project.tree(name).join(tree::TRANSCRIPT);
+    let summary = std::fs::read_to_string(&path)
+        .map_err(|e| e.to_string())
+        .and_then(|text| {
+            Transcript::parse(&text)
+                .and_then(|t| t.summary())
+                .map_err(|e| e.to_string())
+        });
+    match summary {
+        Err(e) => Some(format!("golden/{name}/{}: {e}", tree::TRANSCRIPT)),
+        Ok(summary) if summary.generator != entry.generator || summary.model != entry.model => {
+            Some(format!(
+                "`{name}` records generator {} and model {}; its transcript says {} and {}",
+                entry.generator, entry.model, summary.generator, summary.model
+            ))
+        }
+        Ok(_) => None,
+    }
 }
 
 /// A [`FsWorld`] that remembers which fixture files it read, for the fingerprint.

@@ -7,8 +7,8 @@ use std::fs;
 
 use async_trait::async_trait;
 
-use super::contract::output_path_problem;
 use super::generator::{Attempt, AttemptOutcome, Generator, GeneratorError};
+use super::intake::check_files;
 use super::transcript::Transcript;
 
 #[derive(Debug, Default)]
@@ -49,19 +49,11 @@ impl Generator for ReplayGenerator {
                 summary.integration, attempt.integration
             )));
         }
-        // A transcript is input like any other: a path is checked before anything is written.
-        let problems: Vec<String> = summary
-            .files
-            .keys()
-            .filter_map(|path| output_path_problem(path).map(|p| format!("{path}: {p}")))
-            .collect();
-        if !problems.is_empty() {
-            return Err(GeneratorError::Failed(format!(
-                "transcript.jsonl: the candidate is refused: {}",
-                problems.join("; ")
-            )));
-        }
-        for (path, bytes) in &summary.files {
+        // A transcript is input like any other: checked by intake's rules before anything is
+        // written (intake checks the workspace again afterwards).
+        let files = check_files(summary.files)
+            .map_err(|refused| GeneratorError::Failed(format!("transcript.jsonl: {refused}")))?;
+        for (path, bytes) in &files {
             let target = attempt.workspace.join(path);
             if let Some(parent) = target.parent() {
                 fs::create_dir_all(parent)
@@ -70,7 +62,7 @@ impl Generator for ReplayGenerator {
             fs::write(&target, bytes)
                 .map_err(|e| GeneratorError::Failed(format!("{path}: {e}")))?;
         }
-        (attempt.progress)(&format!("replayed {} files", summary.files.len()));
+        (attempt.progress)(&format!("replayed {} files", files.len()));
         Ok(AttemptOutcome::default())
     }
 

@@ -45,14 +45,6 @@ pub enum ScaffoldError {
     Template { path: &'static str, message: String },
 }
 
-/// Every scaffold path, so that intake and verification know what is not the model's.
-pub fn paths() -> impl Iterator<Item = &'static str> {
-    TEMPLATES
-        .iter()
-        .map(|(path, _)| *path)
-        .chain(std::iter::once(TOOLS_JSON))
-}
-
 /// SHA-256 over every template (path, length, bytes), as `sha256:<hex>`.
 pub fn template_hash() -> String {
     let mut bytes = Vec::new();

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -170,7 +170,7 @@ async fn run_async(args: BuildArgs, global: &Global) -> i32 {
     }
     if args.locked {
         cache.save(&project);
-        return locked(&planned, canonical, &lock, &project, &specs, global);
+        return locked(&planned, canonical, &lock, &project, global);
     }
     let mut code = exit::OK;
     let mut rows = Vec::new();
@@ -530,7 +530,6 @@ fn locked(
     canonical: bool,
     lock: &Lock,
     project: &Project,
-    specs: &[(String, PathBuf)],
     global: &Global,
 ) -> i32 {
     let mut problems = Vec::new();
@@ -543,13 +542,15 @@ fn locked(
     for item in planned {
         if item.status != Status::Fresh {
             problems.push(format!("{}: {}", item.name, item.status.describe()));
+        } else if let Some(entry) = lock.integration.get(&item.name) {
+            if let Some(problem) = plan::generator_mismatch(project, &item.name, entry) {
+                problems.push(format!("claw.lock: {problem}"));
+            }
         }
     }
     for name in lock.integration.keys() {
-        if !specs.iter().any(|(spec, _)| spec == name) && planned.len() == specs.len() {
-            if !project.specs().join(format!("{name}.claw")).is_file() {
-                problems.push(format!("{name}: in claw.lock but there is no spec"));
-            }
+        if !project.specs().join(format!("{name}.claw")).is_file() {
+            problems.push(format!("{name}: in claw.lock but there is no spec"));
         }
     }
     if problems.is_empty() {

@@ -7,6 +7,7 @@ mod fmt;
 mod init;
 pub(crate) mod sandbox;
 mod schema;
+mod verify;
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -28,6 +29,8 @@ pub fn run(cli: Cli) -> i32 {
         Command::Explain { code } => explain::run(code.as_deref()),
         Command::Sandbox(SandboxCommand::Exec(args)) => sandbox::exec(args, global),
         Command::Build(args) => build::run(args, global),
+        Command::Verify { format, backend } => verify::run(format, backend, global),
+        Command::Test { names, backend } => verify::test(&names, backend, global),
     }
 }
 

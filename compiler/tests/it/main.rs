@@ -6,6 +6,7 @@
 mod architecture;
 #[path = "../../../runtime/tests/it/support.rs"]
 mod backend_support;
+mod build;
 mod cli;
 mod hostile;
 mod messages_api;
