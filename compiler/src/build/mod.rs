@@ -2,6 +2,7 @@
 //! throwaway sandbox, accept it against the spec's examples in fresh sandboxes, pin it.
 
 pub mod acceptance;
+pub mod anthropic;
 pub mod clock;
 pub mod contract;
 pub mod fingerprint;
