@@ -22,9 +22,6 @@
 //! (the system prompt) on the first exchange and `"retried": ["529 overloaded_error: …", …]`
 //! when faults were retried. No header and no credential is ever in them.
 
-// Until `commands::build` constructs it for `--generator anthropic`; that change removes this.
-#![allow(dead_code)]
-
 use std::io::{self, Read as _, Write as _};
 use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};

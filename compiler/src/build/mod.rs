@@ -6,12 +6,9 @@ pub mod anthropic;
 pub mod clock;
 pub mod contract;
 pub mod fingerprint;
-// The model generators (claude-code, anthropic) that use these land next.
-#[allow(dead_code)]
 pub mod generator;
 pub mod intake;
 pub mod lock;
-#[allow(dead_code)]
 pub mod model_api;
 pub mod pin;
 pub mod pipeline;
