@@ -6,6 +6,9 @@
 //!    300 ms. The anchor is cargo's own no-op build of this workspace, timed in the same run.
 //! 2. Acceptance: the setup's replay build of the 1,000 specs (2,000 examples, each in a fresh
 //!    native sandbox) as time per example, and `clawc test` of one integration.
+//! 3. Parallel generation: 16 stale specs at `--jobs 8` with the `anthropic` generator against
+//!    the scripted Messages API adding 1 s to every response (two per spec: write the code,
+//!    then stop). Target: within 1.3x the ideal, two batches x the time of one spec alone.
 //!
 //! Prints a table; `CLAWC_BENCH_RUNS` sets the repetitions (default 7), `CLAWC_BENCH_SPECS`
 //! the corpus size (default 1,000).
@@ -18,6 +21,11 @@
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
+
+#[path = "../tests/it/messages_api.rs"]
+mod messages_api;
+
+use messages_api::{Match, MessagesApi, Reply, Script};
 
 const GOOD: &str = r#"from clawc import ToolError, http
 
@@ -101,6 +109,59 @@ fn main() {
         ms(test),
         ms(test) / 2.0
     );
+
+    parallel_generation("anthropic", &[]);
+}
+
+/// Section 3 for one generator: one stale spec alone, then 16 at `--jobs 8`.
+fn parallel_generation(generator: &str, env: &[(&str, &str)]) {
+    let key = "sk-bench-not-a-real-key";
+    let api = MessagesApi::spawn(
+        Script::new()
+            .expect_key(key)
+            .latency(Duration::from_secs(1))
+            .rule(Match::tool_result_for("write_file"), Reply::text("Done."))
+            .rule(
+                Match::offers_tool("write_file"),
+                Reply::tool_use(
+                    "write_file",
+                    serde_json::json!({"path": "generated/tools.py", "content": GOOD}),
+                ),
+            )
+            .default_reply(Reply::text("ok")),
+    )
+    .expect("scripted API");
+    let time = |count: usize, jobs: &str| {
+        let project = tempfile::tempdir().expect("tempdir");
+        make_specs(project.path(), count);
+        let start = Instant::now();
+        let out = Command::new(env!("CARGO_BIN_EXE_clawc"))
+            .args(["build", "-q", "--generator", generator, "--jobs", jobs])
+            .current_dir(project.path())
+            .env("ANTHROPIC_BASE_URL", api.base_url())
+            .env("ANTHROPIC_API_KEY", key)
+            .envs(env.iter().copied())
+            .output()
+            .expect("clawc build");
+        let elapsed = start.elapsed();
+        assert!(
+            out.status.success(),
+            "{generator}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        elapsed
+    };
+    let one = time(1, "1");
+    let sixteen = time(16, "8");
+    let ideal = one * 2;
+    println!(
+        "{generator}, 1 s per model response: one spec alone {:.2} s; 16 specs --jobs 8 {:.2} s = {:.2}x the ideal 2 x {:.2} s (target <= 1.3x)",
+        one.as_secs_f64(),
+        sixteen.as_secs_f64(),
+        sixteen.as_secs_f64() / ideal.as_secs_f64(),
+        one.as_secs_f64()
+    );
+    assert!(!api.saw_wrong_key(), "the scripted API saw a wrong key");
 }
 
 fn env_number(name: &str, default: usize) -> usize {
@@ -130,9 +191,8 @@ fn clawc(root: &Path, args: &[&str]) -> std::process::Output {
         .expect("run clawc")
 }
 
-/// `count` copies of `clawc init`'s spec, renamed, each with a hand-authored transcript of
-/// code that passes its examples.
-fn make_corpus(root: &Path, count: usize) {
+/// `count` copies of `clawc init`'s spec, renamed `echo_0000`…, unpinned.
+fn make_specs(root: &Path, count: usize) {
     let init = clawc(root, &["init", "echo"]);
     assert!(init.status.success());
     let spec = std::fs::read_to_string(root.join("specs/echo.claw")).expect("spec");
@@ -141,6 +201,15 @@ fn make_corpus(root: &Path, count: usize) {
         let name = format!("echo_{i:04}");
         let text = spec.replacen("integration echo ", &format!("integration {name} "), 1);
         std::fs::write(root.join(format!("specs/{name}.claw")), text).expect("write spec");
+    }
+}
+
+/// `count` copies of `clawc init`'s spec, renamed, each with a hand-authored transcript of
+/// code that passes its examples.
+fn make_corpus(root: &Path, count: usize) {
+    make_specs(root, count);
+    for i in 0..count {
+        let name = format!("echo_{i:04}");
         let golden = root.join("golden").join(&name);
         std::fs::create_dir_all(&golden).expect("mkdir");
         let records = [
