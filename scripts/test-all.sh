@@ -19,6 +19,9 @@ export CLAWC_SANDBOX_INIT="$PWD/target/release/claw-sandbox-init"
 # The claude-code generator's CLI, as scripts/setup.sh installed it.
 export CLAWC_CLAUDE="$PWD/.cache/claude-code/node_modules/@anthropic-ai/claude-code/bin/claude.exe"
 
+echo "== clawc verify: every pinned integration in golden/ against claw.lock, every example re-run"
+target/release/clawc verify
+
 echo "== cgroup v2 in a qemu VM (this machine's cgroups are hybrid; software emulation, budget 480 s)"
 scripts/cgroup-v2-vm.sh --clawc "$PWD/target/release/clawc"
 

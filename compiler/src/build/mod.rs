@@ -2,18 +2,16 @@
 //! throwaway sandbox, accept it against the spec's examples in fresh sandboxes, pin it.
 
 pub mod acceptance;
-// Constructed once commands::build wires the model generators.
+pub mod anthropic;
+// Constructed once commands::build wires it (branch relay-e2e does).
 #[allow(dead_code)]
 pub mod claude_code;
 pub mod clock;
 pub mod contract;
 pub mod fingerprint;
-// The model generators (claude-code, anthropic) that use these land next.
-#[allow(dead_code)]
 pub mod generator;
 pub mod intake;
 pub mod lock;
-#[allow(dead_code)]
 pub mod model_api;
 pub mod pin;
 pub mod pipeline;

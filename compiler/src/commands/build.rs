@@ -15,10 +15,12 @@ use super::check::report as report_diagnostics;
 use super::sandbox::backend;
 use super::{error, note, print_stdout};
 use crate::build::acceptance;
+use crate::build::anthropic::{AnthropicGenerator, LoopConfig};
 use crate::build::clock::SystemClock;
 use crate::build::fingerprint::{self, Cache, TreePrint};
 use crate::build::generator::{GenerateOptions, Generator};
 use crate::build::lock::{Entry, Lock};
+use crate::build::model_api::ModelApi;
 use crate::build::pipeline::{self, BuildError, Built, Job};
 use crate::build::plan::{self, PlanError, Planned, Status};
 use crate::build::project::Project;
@@ -730,13 +732,15 @@ fn model_generator(
     _sandbox: std::sync::Arc<dyn claw_runtime::Sandbox>,
 ) -> Result<Box<dyn Generator>, String> {
     match choice {
+        GeneratorChoice::Anthropic => {
+            let api = ModelApi::from_env().map_err(|e| e.to_string())?;
+            let config = LoopConfig::from_env().map_err(|e| e.to_string())?;
+            let generator = AnthropicGenerator::new(api, config).map_err(|e| e.to_string())?;
+            Ok(Box::new(generator))
+        }
         GeneratorChoice::Replay => Err("replay is not a model generator".to_owned()),
-        GeneratorChoice::ClaudeCode | GeneratorChoice::Anthropic => Err(format!(
-            "the {} generator is not in this build yet",
-            match choice {
-                GeneratorChoice::ClaudeCode => "claude-code",
-                _ => "anthropic",
-            }
-        )),
+        GeneratorChoice::ClaudeCode => {
+            Err("the claude-code generator is not in this build yet".to_owned())
+        }
     }
 }

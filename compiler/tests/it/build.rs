@@ -487,3 +487,43 @@ fn assert_valid_pin(root: &Path, step: u64) {
         .collect();
     assert_eq!(entries, ["echo"], "round {step}: no temp files in golden/");
 }
+
+#[test]
+fn the_bundled_golden_trees_replay_byte_for_byte_and_verify() {
+    if !native_available() {
+        return;
+    }
+    let root = crate::support::workspace_root();
+    let specs: Vec<String> = fs::read_dir(root.join("specs"))
+        .unwrap()
+        .filter_map(|e| {
+            let path = e.unwrap().path();
+            (path.extension()? == "claw")
+                .then(|| path.file_stem().unwrap().to_string_lossy().into_owned())
+        })
+        .collect();
+    assert!(specs.len() >= 9, "{specs:?}");
+    let out = tempfile::tempdir().unwrap();
+    let replay = run(
+        &root,
+        &[
+            "build",
+            "--generator",
+            "replay",
+            "--jobs",
+            "2",
+            "--out",
+            out.path().to_str().unwrap(),
+        ],
+    );
+    assert_code(&replay, 0);
+    for name in &specs {
+        assert_eq!(
+            files(&out.path().join(name)),
+            files(&root.join("golden").join(name)),
+            "{name}: the replay equals golden/{name}/ byte for byte"
+        );
+    }
+    let verify = run(&root, &["verify"]);
+    assert_code(&verify, 0);
+}

@@ -9,5 +9,6 @@ mod backend_support;
 mod build;
 mod cli;
 mod hostile;
+mod messages_api;
 mod sandbox;
 mod support;

@@ -1,0 +1,230 @@
+//! `cargo bench -p clawc --bench build`: how fast `clawc build` is when there is little or
+//! nothing to do, and what acceptance costs.
+//!
+//! 1. No-op build over 1,000 pinned specs (the real `clawc` binary; copies of the `clawc init`
+//!    spec, renamed, each pinned through the replay generator in a setup step): target under
+//!    300 ms. The anchor is cargo's own no-op build of this workspace, timed in the same run.
+//! 2. Acceptance: the setup's replay build of the 1,000 specs (2,000 examples, each in a fresh
+//!    native sandbox) as time per example, and `clawc test` of one integration.
+//! 3. Parallel generation: 16 stale specs at `--jobs 8` with the `anthropic` generator against
+//!    the scripted Messages API adding 1 s to every response (two per spec: write the code,
+//!    then stop). Target: within 1.3x the ideal, two batches x the time of one spec alone.
+//!
+//! Prints a table; `CLAWC_BENCH_RUNS` sets the repetitions (default 7), `CLAWC_BENCH_SPECS`
+//! the corpus size (default 1,000).
+#![allow(
+    clippy::disallowed_methods,
+    clippy::print_stdout,
+    reason = "a benchmark reports on stdout and does IO"
+)]
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+#[path = "../tests/it/messages_api.rs"]
+mod messages_api;
+
+use messages_api::{Match, MessagesApi, Reply, Script};
+
+const GOOD: &str = r#"from clawc import ToolError, http
+
+
+def get_item(args, ctx):
+    response = http.get("https://api.example.com/items/%d" % args["id"])
+    if response.status == 404:
+        raise ToolError("item %d not found" % args["id"])
+    return {"item": response.json()}
+"#;
+
+fn main() {
+    let runs: usize = env_number("CLAWC_BENCH_RUNS", 7);
+    let count: usize = env_number("CLAWC_BENCH_SPECS", 1_000);
+    let project = tempfile::tempdir().expect("tempdir");
+    let root = project.path();
+    println!("corpus: {count} specs in {}", root.display());
+    make_corpus(root, count);
+
+    let start = Instant::now();
+    let setup = clawc(
+        root,
+        &["build", "--generator", "replay", "--jobs", "4", "-q"],
+    );
+    let setup_time = start.elapsed();
+    assert!(
+        setup.status.success(),
+        "setup build: {}",
+        String::from_utf8_lossy(&setup.stderr)
+    );
+    let examples = count * 2;
+    println!(
+        "setup: replay build of {count} specs, {examples} examples, --jobs 4: {:.1} s = {:.1} ms per example (each in a fresh native sandbox)",
+        setup_time.as_secs_f64(),
+        ms(setup_time) / examples as f64
+    );
+
+    let noop = median(runs, || {
+        let start = Instant::now();
+        let out = clawc(root, &["build", "-q"]);
+        let elapsed = start.elapsed();
+        assert!(
+            out.status.success(),
+            "no-op: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        elapsed
+    });
+    let cargo = median(runs, || {
+        let start = Instant::now();
+        let out = Command::new(env!("CARGO"))
+            .args(["build", "--release", "-q", "-p", "clawc"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .expect("cargo");
+        let elapsed = start.elapsed();
+        assert!(out.status.success());
+        elapsed
+    });
+    println!(
+        "no-op clawc build, {count} pinned specs: median {:.1} ms (target < 300 ms: {:.2}x of it); cargo's no-op build of clawc: {:.1} ms (clawc/cargo = {:.2})",
+        ms(noop),
+        ms(noop) / 300.0,
+        ms(cargo),
+        ms(noop) / ms(cargo)
+    );
+
+    let test = median(runs, || {
+        let start = Instant::now();
+        let out = clawc(root, &["test", "-q", "echo_0000"]);
+        let elapsed = start.elapsed();
+        assert!(
+            out.status.success(),
+            "test: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        elapsed
+    });
+    println!(
+        "clawc test of one integration (2 examples, verified pin first): median {:.1} ms = {:.1} ms per example",
+        ms(test),
+        ms(test) / 2.0
+    );
+
+    parallel_generation("anthropic", &[]);
+}
+
+/// Section 3 for one generator: one stale spec alone, then 16 at `--jobs 8`.
+fn parallel_generation(generator: &str, env: &[(&str, &str)]) {
+    let key = "sk-bench-not-a-real-key";
+    let api = MessagesApi::spawn(
+        Script::new()
+            .expect_key(key)
+            .latency(Duration::from_secs(1))
+            .rule(Match::tool_result_for("write_file"), Reply::text("Done."))
+            .rule(
+                Match::offers_tool("write_file"),
+                Reply::tool_use(
+                    "write_file",
+                    serde_json::json!({"path": "generated/tools.py", "content": GOOD}),
+                ),
+            )
+            .default_reply(Reply::text("ok")),
+    )
+    .expect("scripted API");
+    let time = |count: usize, jobs: &str| {
+        let project = tempfile::tempdir().expect("tempdir");
+        make_specs(project.path(), count);
+        let start = Instant::now();
+        let out = Command::new(env!("CARGO_BIN_EXE_clawc"))
+            .args(["build", "-q", "--generator", generator, "--jobs", jobs])
+            .current_dir(project.path())
+            .env("ANTHROPIC_BASE_URL", api.base_url())
+            .env("ANTHROPIC_API_KEY", key)
+            .envs(env.iter().copied())
+            .output()
+            .expect("clawc build");
+        let elapsed = start.elapsed();
+        assert!(
+            out.status.success(),
+            "{generator}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        elapsed
+    };
+    let one = time(1, "1");
+    let sixteen = time(16, "8");
+    let ideal = one * 2;
+    println!(
+        "{generator}, 1 s per model response: one spec alone {:.2} s; 16 specs --jobs 8 {:.2} s = {:.2}x the ideal 2 x {:.2} s (target <= 1.3x)",
+        one.as_secs_f64(),
+        sixteen.as_secs_f64(),
+        sixteen.as_secs_f64() / ideal.as_secs_f64(),
+        one.as_secs_f64()
+    );
+    assert!(!api.saw_wrong_key(), "the scripted API saw a wrong key");
+}
+
+fn env_number(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn median(runs: usize, mut f: impl FnMut() -> Duration) -> Duration {
+    f(); // warm-up: page cache, the fingerprint cache's first write
+    let mut times: Vec<Duration> = (0..runs.max(1)).map(|_| f()).collect();
+    times.sort();
+    times[times.len() / 2]
+}
+
+fn clawc(root: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_clawc"))
+        .args(args)
+        .current_dir(root)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run clawc")
+}
+
+/// `count` copies of `clawc init`'s spec, renamed `echo_0000`…, unpinned.
+fn make_specs(root: &Path, count: usize) {
+    let init = clawc(root, &["init", "echo"]);
+    assert!(init.status.success());
+    let spec = std::fs::read_to_string(root.join("specs/echo.claw")).expect("spec");
+    std::fs::remove_file(root.join("specs/echo.claw")).expect("rm");
+    for i in 0..count {
+        let name = format!("echo_{i:04}");
+        let text = spec.replacen("integration echo ", &format!("integration {name} "), 1);
+        std::fs::write(root.join(format!("specs/{name}.claw")), text).expect("write spec");
+    }
+}
+
+/// `count` copies of `clawc init`'s spec, renamed, each with a hand-authored transcript of
+/// code that passes its examples.
+fn make_corpus(root: &Path, count: usize) {
+    make_specs(root, count);
+    for i in 0..count {
+        let name = format!("echo_{i:04}");
+        let golden = root.join("golden").join(&name);
+        std::fs::create_dir_all(&golden).expect("mkdir");
+        let records = [
+            serde_json::json!({"type": "start", "format": 1, "integration": name, "author": "hand",
+                "generator": "hand", "generator_version": "-", "model": "none",
+                "started": "2026-12-03T00:00:00Z"}),
+            serde_json::json!({"type": "attempt", "attempt": 1}),
+            serde_json::json!({"type": "file", "attempt": 1, "path": "generated/tools.py", "content": GOOD}),
+            serde_json::json!({"type": "result", "attempt": 1, "passed": true,
+                "usage": {"turns": 0, "input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0},
+                "python": "Python 3"}),
+            serde_json::json!({"type": "end", "accepted": true, "attempts": 1,
+                "finished": "2026-12-03T00:00:00Z"}),
+        ];
+        let text: String = records.iter().map(|r| format!("{r}\n")).collect();
+        std::fs::write(golden.join("transcript.jsonl"), text).expect("write transcript");
+    }
+}
