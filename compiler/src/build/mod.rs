@@ -3,8 +3,6 @@
 
 pub mod acceptance;
 pub mod anthropic;
-// Constructed once commands::build wires it (branch relay-e2e does).
-#[allow(dead_code)]
 pub mod claude_code;
 pub mod clock;
 pub mod contract;

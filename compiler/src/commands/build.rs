@@ -16,6 +16,7 @@ use super::sandbox::backend;
 use super::{error, note, print_stdout};
 use crate::build::acceptance;
 use crate::build::anthropic::{AnthropicGenerator, LoopConfig};
+use crate::build::claude_code::ClaudeCodeGenerator;
 use crate::build::clock::SystemClock;
 use crate::build::fingerprint::{self, Cache, TreePrint};
 use crate::build::generator::{GenerateOptions, Generator};
@@ -729,7 +730,7 @@ fn differences(golden: &tree::Files, derived: &tree::Files) -> Vec<String> {
 /// The model generator `choice` names (the claude-code and anthropic generators).
 fn model_generator(
     choice: GeneratorChoice,
-    _sandbox: std::sync::Arc<dyn claw_runtime::Sandbox>,
+    sandbox: std::sync::Arc<dyn claw_runtime::Sandbox>,
 ) -> Result<Box<dyn Generator>, String> {
     match choice {
         GeneratorChoice::Anthropic => {
@@ -740,7 +741,9 @@ fn model_generator(
         }
         GeneratorChoice::Replay => Err("replay is not a model generator".to_owned()),
         GeneratorChoice::ClaudeCode => {
-            Err("the claude-code generator is not in this build yet".to_owned())
+            let api = ModelApi::from_env().map_err(|e| e.to_string())?;
+            let generator = ClaudeCodeGenerator::new(sandbox, api).map_err(|e| e.to_string())?;
+            Ok(Box::new(generator))
         }
     }
 }
