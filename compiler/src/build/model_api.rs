@@ -25,7 +25,6 @@ impl Credential {
         }
     }
 
-    #[allow(dead_code, reason = "the model-API relay carries it; it lands next")]
     pub fn secret(&self) -> &str {
         match self {
             Credential::ApiKey(value) | Credential::Bearer(value) => value,
