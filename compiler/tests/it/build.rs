@@ -527,3 +527,52 @@ fn the_bundled_golden_trees_replay_byte_for_byte_and_verify() {
     let verify = run(&root, &["verify"]);
     assert_code(&verify, 0);
 }
+
+#[test]
+fn kill_9_mid_generation_leaves_the_previous_pin_valid() {
+    use crate::messages_api::{MessagesApi, Reply, Script};
+    if !native_available() {
+        return;
+    }
+    let dir = pinned();
+    let root = dir.path();
+    let pinned_lock = fs::read(root.join("claw.lock")).unwrap();
+    let pinned_tree = files(&root.join("golden/echo"));
+    let spec = root.join("specs/echo.claw");
+    let original = fs::read_to_string(&spec).unwrap();
+    fs::write(
+        &spec,
+        original.replace("Fetch one item by its id.", "Fetch one item."),
+    )
+    .unwrap();
+    // The model never answers: the build is killed while it waits for generation.
+    let api = MessagesApi::spawn(
+        Script::new()
+            .expect_key("sk-kill")
+            .default_reply(Reply::hang()),
+    )
+    .unwrap();
+    let mut child = clawc()
+        .args(["build", "--generator", "anthropic"])
+        .current_dir(root)
+        .env("ANTHROPIC_BASE_URL", api.base_url())
+        .env("ANTHROPIC_API_KEY", "sk-kill")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while api.message_requests().is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        !api.message_requests().is_empty(),
+        "the build reached the model"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(fs::read(root.join("claw.lock")).unwrap(), pinned_lock);
+    assert_eq!(files(&root.join("golden/echo")), pinned_tree);
+    fs::write(&spec, &original).unwrap();
+    assert_code(&run(root, &["verify"]), 0);
+}
