@@ -9,6 +9,8 @@
 //! 3. Parallel generation: 16 stale specs at `--jobs 8` with the `anthropic` generator against
 //!    the scripted Messages API adding 1 s to every response (two per spec: write the code,
 //!    then stop). Target: within 1.3x the ideal, two batches x the time of one spec alone.
+//!    The same with `claude-code` (the real CLI, `CLAWC_CLAUDE`) when it is installed, and what
+//!    the generator's sandbox adds to starting it.
 //!
 //! Prints a table; `CLAWC_BENCH_RUNS` sets the repetitions (default 7), `CLAWC_BENCH_SPECS`
 //! the corpus size (default 1,000).
@@ -110,25 +112,96 @@ fn main() {
         ms(test) / 2.0
     );
 
-    parallel_generation("anthropic", &[]);
+    parallel_generation("anthropic", &[], anthropic_script);
+    match std::env::var("CLAWC_CLAUDE") {
+        Ok(cli) => {
+            generator_sandbox_start(&cli, runs);
+            parallel_generation("claude-code", &[("CLAWC_CLAUDE", &cli)], claude_code_script);
+        }
+        Err(_) => println!("claude-code: CLAWC_CLAUDE is not set; its rows are skipped"),
+    }
+}
+
+/// The `anthropic` loop's script: write the code, then stop.
+fn anthropic_script(script: Script) -> Script {
+    script
+        .rule(Match::tool_result_for("write_file"), Reply::text("Done."))
+        .rule(
+            Match::offers_tool("write_file"),
+            Reply::tool_use(
+                "write_file",
+                serde_json::json!({"path": "generated/tools.py", "content": GOOD}),
+            ),
+        )
+}
+
+/// Claude Code's: its `Write` tool, then stop; its auxiliary calls get the default reply.
+fn claude_code_script(script: Script) -> Script {
+    script
+        .rule(
+            Match::last_tool_result_contains("Write", "tools.py"),
+            Reply::text("Done."),
+        )
+        .rule(
+            Match::offers_tool("Write").and(Match::any_text_contains("get_item")),
+            Reply::tool_use(
+                "Write",
+                serde_json::json!({"file_path": "/workspace/generated/tools.py", "content": GOOD}),
+            ),
+        )
+}
+
+/// What the generator's sandbox adds to starting Claude Code: `claude --version` on the host
+/// against the same in `clawc sandbox exec` with its package mounted read-only.
+fn generator_sandbox_start(cli: &str, runs: usize) {
+    let package = Path::new(cli)
+        .canonicalize()
+        .ok()
+        .and_then(|exe| exe.parent()?.parent().map(Path::to_path_buf))
+        .expect("the claude package folder");
+    let timed = |command: &mut Command| {
+        let start = Instant::now();
+        let out = command.output().expect("run");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        start.elapsed()
+    };
+    let host = median(runs, || timed(Command::new(cli).arg("--version")));
+    let mount = format!("{}:/opt/claude:ro", package.display());
+    let sandboxed = median(runs, || {
+        timed(
+            Command::new(env!("CARGO_BIN_EXE_clawc"))
+                .args(["sandbox", "exec", "--memory", "1073741824", "--pids", "256"])
+                .args([
+                    "--mount",
+                    &mount,
+                    "--",
+                    "/opt/claude/bin/claude.exe",
+                    "--version",
+                ]),
+        )
+    });
+    println!(
+        "generator sandbox start: claude --version {:.1} ms on the host, {:.1} ms in a native sandbox (+{:.1} ms)",
+        ms(host),
+        ms(sandboxed),
+        ms(sandboxed) - ms(host)
+    );
 }
 
 /// Section 3 for one generator: one stale spec alone, then 16 at `--jobs 8`.
-fn parallel_generation(generator: &str, env: &[(&str, &str)]) {
+fn parallel_generation(generator: &str, env: &[(&str, &str)], script: fn(Script) -> Script) {
     let key = "sk-bench-not-a-real-key";
     let api = MessagesApi::spawn(
-        Script::new()
-            .expect_key(key)
-            .latency(Duration::from_secs(1))
-            .rule(Match::tool_result_for("write_file"), Reply::text("Done."))
-            .rule(
-                Match::offers_tool("write_file"),
-                Reply::tool_use(
-                    "write_file",
-                    serde_json::json!({"path": "generated/tools.py", "content": GOOD}),
-                ),
-            )
-            .default_reply(Reply::text("ok")),
+        script(
+            Script::new()
+                .expect_key(key)
+                .latency(Duration::from_secs(1)),
+        )
+        .default_reply(Reply::text("ok")),
     )
     .expect("scripted API");
     let time = |count: usize, jobs: &str| {
