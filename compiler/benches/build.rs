@@ -24,20 +24,14 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+#[path = "../tests/it/echo.rs"]
+mod echo;
 #[path = "../tests/it/messages_api.rs"]
 mod messages_api;
 
+use echo::TOOLS_PY;
+
 use messages_api::{Match, MessagesApi, Reply, Script};
-
-const GOOD: &str = r#"from clawc import ToolError, http
-
-
-def get_item(args, ctx):
-    response = http.get("https://api.example.com/items/%d" % args["id"])
-    if response.status == 404:
-        raise ToolError("item %d not found" % args["id"])
-    return {"item": response.json()}
-"#;
 
 fn main() {
     let runs: usize = env_number("CLAWC_BENCH_RUNS", 7);
@@ -130,7 +124,7 @@ fn anthropic_script(script: Script) -> Script {
             Match::offers_tool("write_file"),
             Reply::tool_use(
                 "write_file",
-                serde_json::json!({"path": "generated/tools.py", "content": GOOD}),
+                serde_json::json!({"path": "generated/tools.py", "content": TOOLS_PY}),
             ),
         )
 }
@@ -146,7 +140,7 @@ fn claude_code_script(script: Script) -> Script {
             Match::offers_tool("Write").and(Match::any_text_contains("get_item")),
             Reply::tool_use(
                 "Write",
-                serde_json::json!({"file_path": "/workspace/generated/tools.py", "content": GOOD}),
+                serde_json::json!({"file_path": "/workspace/generated/tools.py", "content": TOOLS_PY}),
             ),
         )
 }
@@ -290,7 +284,7 @@ fn make_corpus(root: &Path, count: usize) {
                 "generator": "hand", "generator_version": "-", "model": "none",
                 "started": "2026-12-03T00:00:00Z"}),
             serde_json::json!({"type": "attempt", "attempt": 1}),
-            serde_json::json!({"type": "file", "attempt": 1, "path": "generated/tools.py", "content": GOOD}),
+            serde_json::json!({"type": "file", "attempt": 1, "path": "generated/tools.py", "content": TOOLS_PY}),
             serde_json::json!({"type": "result", "attempt": 1, "passed": true,
                 "usage": {"turns": 0, "input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0},
                 "python": "Python 3"}),

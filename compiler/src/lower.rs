@@ -207,8 +207,23 @@ pub fn config_with_defaults(spec: &ir::Integration, given: Value) -> Result<Valu
     let config = Value::Object(object);
     let validator = jsonschema::validator_for(&spec.config)
         .map_err(|e| LowerError::Config(format!("the spec's config schema: {e}")))?;
-    let problems: Vec<String> = validator
-        .iter_errors(&config)
+    let problems = schema_problems(&validator, &config, usize::MAX);
+    if problems.is_empty() {
+        Ok(config)
+    } else {
+        Err(LowerError::Config(problems.join("; ")))
+    }
+}
+
+/// At most `limit` ways `value` breaks the schema, each with the JSON pointer it is at.
+pub fn schema_problems(
+    validator: &jsonschema::Validator,
+    value: &Value,
+    limit: usize,
+) -> Vec<String> {
+    validator
+        .iter_errors(value)
+        .take(limit)
         .map(|e| {
             let at = e.instance_path().to_string();
             if at.is_empty() {
@@ -217,12 +232,7 @@ pub fn config_with_defaults(spec: &ir::Integration, given: Value) -> Result<Valu
                 format!("{at}: {e}")
             }
         })
-        .collect();
-    if problems.is_empty() {
-        Ok(config)
-    } else {
-        Err(LowerError::Config(problems.join("; ")))
-    }
+        .collect()
 }
 
 #[cfg(test)]

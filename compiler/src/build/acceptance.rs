@@ -370,18 +370,7 @@ pub fn schema_problem(schema: &Value, value: &Value) -> Option<String> {
         Ok(validator) => validator,
         Err(e) => return Some(format!("the schema itself is invalid: {e}")),
     };
-    let problems: Vec<String> = validator
-        .iter_errors(value)
-        .take(5)
-        .map(|e| {
-            let at = e.instance_path().to_string();
-            if at.is_empty() {
-                e.to_string()
-            } else {
-                format!("{at}: {e}")
-            }
-        })
-        .collect();
+    let problems = lower::schema_problems(&validator, value, 5);
     (!problems.is_empty()).then(|| problems.join("; "))
 }
 

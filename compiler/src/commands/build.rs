@@ -211,13 +211,7 @@ async fn run_async(args: BuildArgs, global: &Global) -> i32 {
     let python = acceptance::python_version(sandbox.as_ref()).await;
     // Every transcript the replay generator may need: the pinned ones (re-rendering after a
     // scaffold or toolchain change needs no model) and, for `--generator replay`, the rest.
-    let mut transcripts = BTreeMap::new();
-    for item in &todo {
-        if let Ok(text) = std::fs::read_to_string(project.tree(&item.name).join(TRANSCRIPT)) {
-            transcripts.insert(item.name.clone(), text);
-        }
-    }
-    let replay = ReplayGenerator::new(transcripts);
+    let replay = pinned_transcripts(&project, todo.iter().copied());
     let needs_model = args.generator != GeneratorChoice::Replay
         && todo
             .iter()
@@ -584,13 +578,7 @@ async fn replay_out(
         }
     };
     let python = acceptance::python_version(sandbox.as_ref()).await;
-    let mut transcripts = BTreeMap::new();
-    for item in planned {
-        if let Ok(text) = std::fs::read_to_string(project.tree(&item.name).join(TRANSCRIPT)) {
-            transcripts.insert(item.name.clone(), text);
-        }
-    }
-    let replay = ReplayGenerator::new(transcripts);
+    let replay = pinned_transcripts(project, planned.iter());
     let options = GenerateOptions {
         model: args.model.clone(),
         max_turns: None,
@@ -690,6 +678,20 @@ async fn replay_out(
     } else {
         exit::FAILURE
     }
+}
+
+/// The replay generator over the transcripts pinned in `golden/` for `items`.
+fn pinned_transcripts<'a>(
+    project: &Project,
+    items: impl Iterator<Item = &'a Planned>,
+) -> ReplayGenerator {
+    let mut transcripts = BTreeMap::new();
+    for item in items {
+        if let Ok(text) = std::fs::read_to_string(project.tree(&item.name).join(TRANSCRIPT)) {
+            transcripts.insert(item.name.clone(), text);
+        }
+    }
+    ReplayGenerator::new(transcripts)
 }
 
 /// Replaces `dir` with exactly `files` (staged beside it, then renamed).

@@ -3,34 +3,14 @@
 //! staleness, re-rendering without a model, refusal of hostile transcripts, and kill -9.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 use std::time::Duration;
 
 use serde_json::json;
 
-use crate::backend_support::require;
-use crate::support::clawc;
-
-fn native_available() -> bool {
-    let found = std::env::var_os("PATH")
-        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join("bwrap").is_file()));
-    require(
-        "bubblewrap",
-        (!found).then(|| "bwrap is not on PATH".to_owned()),
-    )
-}
-
-/// The tool code that passes `clawc init`'s example spec.
-const GOOD: &str = r#"from clawc import ToolError, http
-
-
-def get_item(args, ctx):
-    response = http.get("https://api.example.com/items/%d" % args["id"])
-    if response.status == 404:
-        raise ToolError("item %d not found" % args["id"])
-    return {"item": response.json()}
-"#;
+use crate::echo::TOOLS_PY;
+use crate::support::{clawc, native_available, tree_files};
 
 /// A hand-authored transcript (format 1) carrying `files`.
 fn transcript(files: &[(&str, &str)]) -> String {
@@ -92,29 +72,8 @@ fn assert_code(output: &Output, code: i32) {
     );
 }
 
-/// Every file under `root`, relative path → bytes.
-fn files(root: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    fn walk(root: &Path, dir: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
-        for entry in fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                walk(root, &path, out);
-            } else {
-                out.push((
-                    path.strip_prefix(root).unwrap().to_owned(),
-                    fs::read(&path).unwrap(),
-                ));
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(root, root, &mut out);
-    out.sort();
-    out
-}
-
 fn pinned() -> tempfile::TempDir {
-    let dir = project(GOOD);
+    let dir = project(TOOLS_PY);
     assert_code(&run(dir.path(), &["build", "--generator", "replay"]), 0);
     dir
 }
@@ -131,7 +90,7 @@ fn a_replay_build_pins_verifies_and_rederives_byte_for_byte() {
         lock.contains("[integration.echo]") && lock.contains("generator = \"hand\""),
         "{lock}"
     );
-    let golden = files(&root.join("golden/echo"));
+    let golden = tree_files(&root.join("golden/echo"));
     let names: Vec<String> = golden
         .iter()
         .map(|(p, _)| p.display().to_string())
@@ -185,9 +144,9 @@ fn a_replay_build_pins_verifies_and_rederives_byte_for_byte() {
         "{}",
         stderr(&replay)
     );
-    assert_eq!(files(&out.path().join("echo")), golden);
+    assert_eq!(tree_files(&out.path().join("echo")), golden);
     assert_eq!(
-        files(&root.join("golden/echo")),
+        tree_files(&root.join("golden/echo")),
         golden,
         "--out changes nothing in golden/"
     );
@@ -245,7 +204,7 @@ fn every_kind_of_tampering_is_named_by_verify_and_locked() {
         ),
     ];
     let pristine_lock = fs::read(root.join("claw.lock")).unwrap();
-    let pristine = files(&root.join("golden/echo"));
+    let pristine = tree_files(&root.join("golden/echo"));
     for (what, tamper, named) in cases {
         tamper(root);
         let verify = run(root, &["verify"]);
@@ -368,7 +327,7 @@ fn a_candidate_that_fails_an_example_pins_nothing() {
     if !native_available() {
         return;
     }
-    let broken = GOOD.replace("item %d not found", "item %d is gone");
+    let broken = TOOLS_PY.replace("item %d not found", "item %d is gone");
     let dir = project(&broken);
     let root = dir.path();
     let build = run(root, &["build", "--generator", "replay"]);
@@ -398,19 +357,19 @@ fn hostile_transcripts_are_refused_before_anything_is_written() {
     let outside = tempfile::tempdir().unwrap();
     let absolute = outside.path().join("abs.py");
     let big = "x".repeat(2 << 20);
-    let dir = project(GOOD);
+    let dir = project(TOOLS_PY);
     let root = dir.path();
     write_transcript(
         root,
         &transcript(&[
-            ("generated/tools.py", GOOD),
+            ("generated/tools.py", TOOLS_PY),
             ("../escape.py", "pwned"),
             ("generated/../../up.py", "pwned"),
             (absolute.to_str().unwrap(), "pwned"),
             ("generated/big.py", &big),
         ]),
     );
-    let before = files(root);
+    let before = tree_files(root);
     let build = run(root, &["build", "--generator", "replay"]);
     assert_code(&build, 1);
     let shown = stderr(&build);
@@ -424,7 +383,7 @@ fn hostile_transcripts_are_refused_before_anything_is_written() {
     }
     assert!(!absolute.exists());
     assert!(!root.join("escape.py").exists() && !root.parent().unwrap().join("up.py").exists());
-    let after: Vec<_> = files(root)
+    let after: Vec<_> = tree_files(root)
         .into_iter()
         .filter(|(p, _)| !p.starts_with(".clawc"))
         .collect();
@@ -519,8 +478,8 @@ fn the_bundled_golden_trees_replay_byte_for_byte_and_verify() {
     assert_code(&replay, 0);
     for name in &specs {
         assert_eq!(
-            files(&out.path().join(name)),
-            files(&root.join("golden").join(name)),
+            tree_files(&out.path().join(name)),
+            tree_files(&root.join("golden").join(name)),
             "{name}: the replay equals golden/{name}/ byte for byte"
         );
     }
@@ -537,7 +496,7 @@ fn kill_9_mid_generation_leaves_the_previous_pin_valid() {
     let dir = pinned();
     let root = dir.path();
     let pinned_lock = fs::read(root.join("claw.lock")).unwrap();
-    let pinned_tree = files(&root.join("golden/echo"));
+    let pinned_tree = tree_files(&root.join("golden/echo"));
     let spec = root.join("specs/echo.claw");
     let original = fs::read_to_string(&spec).unwrap();
     fs::write(
@@ -572,7 +531,7 @@ fn kill_9_mid_generation_leaves_the_previous_pin_valid() {
     child.kill().unwrap();
     child.wait().unwrap();
     assert_eq!(fs::read(root.join("claw.lock")).unwrap(), pinned_lock);
-    assert_eq!(files(&root.join("golden/echo")), pinned_tree);
+    assert_eq!(tree_files(&root.join("golden/echo")), pinned_tree);
     fs::write(&spec, &original).unwrap();
     assert_code(&run(root, &["verify"]), 0);
 }

@@ -11,8 +11,9 @@ use std::process::Output;
 use serde_json::{json, Value};
 
 use crate::backend_support::require;
+use crate::echo::TOOLS_PY;
 use crate::messages_api::{Match, MessagesApi, Reply, Script};
-use crate::support::clawc;
+use crate::support::{clawc, tree_files};
 
 /// The real credential. Only the scripted server may ever see it.
 const REAL_KEY: &str = "sk-ant-canary-5f0c9a7e31d24b68";
@@ -22,17 +23,6 @@ const KEY_PATTERN: &str = "sk-ant-canary-[0-9a-f]{16}";
 
 /// What the CLI inside holds instead (the generator's placeholder).
 const PLACEHOLDER: &str = "clawc-model-api-placeholder";
-
-/// The tool code that passes `clawc init`'s example spec.
-const GOOD: &str = r#"from clawc import ToolError, http
-
-
-def get_item(args, ctx):
-    response = http.get("https://api.example.com/items/%d" % args["id"])
-    if response.status == 404:
-        raise ToolError("item %d not found" % args["id"])
-    return {"item": response.json()}
-"#;
 
 /// The CLI, or `None` (skipped, or a failure under CI) when it is not installed.
 fn claude() -> Option<PathBuf> {
@@ -87,26 +77,6 @@ fn build(root: &Path, cli: &Path, api: &MessagesApi) -> Output {
         .expect("clawc runs")
 }
 
-/// Every file under `root`, relative path → bytes.
-fn files(root: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    fn walk(root: &Path, dir: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
-        for entry in fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                walk(root, &path, out);
-            } else {
-                out.push((
-                    path.strip_prefix(root).unwrap().to_owned(),
-                    fs::read(&path).unwrap(),
-                ));
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(root, root, &mut out);
-    out
-}
-
 /// The text of every `tool_result` in a request's messages.
 fn tool_results(request: &Value) -> Vec<String> {
     request["messages"]
@@ -145,7 +115,7 @@ fn claude_code_writes_the_candidate_through_the_relay_and_never_holds_the_key() 
             Match::tool_result_for("Write"),
             Reply::tool_use(
                 "Write",
-                json!({"file_path": "/workspace/generated/tools.py", "content": GOOD}),
+                json!({"file_path": "/workspace/generated/tools.py", "content": TOOLS_PY}),
             ),
         )
         .rule(
@@ -209,7 +179,7 @@ fn claude_code_writes_the_candidate_through_the_relay_and_never_holds_the_key() 
     let golden = dir.path().join("golden/echo");
     assert_eq!(
         fs::read_to_string(golden.join("generated/tools.py")).unwrap(),
-        GOOD
+        TOOLS_PY
     );
     let provenance = fs::read_to_string(golden.join("provenance.json")).unwrap();
     assert!(provenance.contains("claude-code"), "{provenance}");
@@ -222,7 +192,7 @@ fn claude_code_writes_the_candidate_through_the_relay_and_never_holds_the_key() 
         transcript.contains("\"Grep\""),
         "the stream-json events are kept"
     );
-    for (path, bytes) in files(dir.path()) {
+    for (path, bytes) in tree_files(dir.path()) {
         assert!(
             !contains(&bytes, REAL_KEY),
             "{} holds the key",

@@ -9,6 +9,7 @@ mod backend_support;
 mod build;
 mod claude_code;
 mod cli;
+mod echo;
 mod hostile;
 mod messages_api;
 mod sandbox;

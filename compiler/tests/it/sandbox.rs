@@ -5,17 +5,7 @@ use std::io::Write;
 use std::process::{Output, Stdio};
 
 use crate::backend_support::require;
-use crate::support::clawc;
-
-/// Whether bubblewrap is here; under CI its absence is a failure, elsewhere a loud skip.
-fn native_available() -> bool {
-    let found = std::env::var_os("PATH")
-        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join("bwrap").is_file()));
-    require(
-        "bubblewrap",
-        (!found).then(|| "bwrap is not on PATH".to_owned()),
-    )
-}
+use crate::support::{clawc, native_available};
 
 /// Whether a Docker engine answers; under CI its absence is a failure, elsewhere a loud skip.
 fn docker_available() -> bool {

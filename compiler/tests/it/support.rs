@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::backend_support::require;
+
 pub fn clawc() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_clawc"));
     // As users run it: clawc is its own sandbox init, without the override CI sets for the
@@ -60,4 +62,33 @@ fn regex_escape(text: &str) -> String {
                 .chain(std::iter::once(c))
         })
         .collect()
+}
+
+/// Whether bubblewrap is here; under CI its absence is a failure, elsewhere a loud skip.
+pub fn native_available() -> bool {
+    let found = std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join("bwrap").is_file()));
+    require(
+        "bubblewrap",
+        (!found).then(|| "bwrap is not on PATH".to_owned()),
+    )
+}
+
+/// Every file under `root`, relative path → bytes, sorted.
+pub fn tree_files(root: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
+        for entry in std::fs::read_dir(dir).expect("read_dir") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                walk(root, &path, out);
+            } else {
+                let relative = path.strip_prefix(root).expect("under root").to_owned();
+                out.push((relative, std::fs::read(&path).expect("read")));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(root, root, &mut out);
+    out.sort();
+    out
 }
