@@ -7,6 +7,7 @@ mod architecture;
 #[path = "../../../runtime/tests/it/support.rs"]
 mod backend_support;
 mod build;
+mod build_anthropic;
 mod claude_code;
 mod cli;
 mod echo;
