@@ -101,6 +101,19 @@ pub enum Command {
         format: DiagnosticFormat,
         #[arg(long, value_enum, default_value_t = Backend::Native)]
         backend: Backend,
+        /// Also require every pinned integration's capabilities to be covered by a signed
+        /// sign-off (`clawc review approve`) that verifies against the trusted signers file.
+        #[arg(long)]
+        require_signoff: bool,
+        /// The revision whose committed clawc.allowed_signers is trusted (CI passes the pull
+        /// request's base). Never the work tree's copy.
+        #[arg(
+            long,
+            value_name = "REV",
+            default_value = "HEAD",
+            requires = "require_signoff"
+        )]
+        signers_from: String,
     },
     /// Run the examples against the pinned artifacts; a result per example.
     Test {
@@ -108,6 +121,51 @@ pub enum Command {
         names: Vec<String>,
         #[arg(long, value_enum, default_value_t = Backend::Native)]
         backend: Backend,
+    },
+    /// What a change does to each integration, against a git revision: capabilities first
+    /// (widening flagged, with the spec line), then the golden trees' code, then provenance.
+    Diff {
+        /// Integrations to compare. Default: every one that changed.
+        names: Vec<String>,
+        /// The revision to compare the work tree with (read through git; nothing is checked out).
+        #[arg(long, value_name = "REV", default_value = "HEAD")]
+        base: String,
+        #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
+        format: DiffFormat,
+        /// Exit 1 when an integration widens without a sign-off that verifies against the
+        /// base's clawc.allowed_signers.
+        #[arg(long, value_enum)]
+        fail_on: Option<FailOn>,
+    },
+    /// Sign off what integrations may do.
+    #[command(subcommand)]
+    Review(ReviewCommand),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DiffFormat {
+    Text,
+    /// One pull-request comment.
+    Markdown,
+    /// One JSON object.
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    Widening,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReviewCommand {
+    /// Sign off the current capabilities of a pinned integration with your SSH key; the
+    /// signature goes into claw.lock, where `clawc verify --require-signoff` checks it.
+    Approve {
+        name: String,
+        /// The private key (or, with ssh-agent, the public key) to sign with. Default: git's
+        /// `user.signingkey`, else ~/.ssh/id_ed25519.
+        #[arg(long, value_name = "PATH")]
+        key: Option<PathBuf>,
     },
 }
 

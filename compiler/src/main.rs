@@ -10,6 +10,7 @@ mod commands;
 mod exit;
 mod lower;
 mod render;
+mod review;
 mod sources;
 
 use std::process::ExitCode;

@@ -126,6 +126,22 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
     result
 }
 
+const ESCAPES: &str = "fixture paths must be relative and stay inside the spec's directory";
+
+/// The names of a fixture path as written in a spec (`./` dropped), or an error when it is
+/// absolute or climbs out of the spec's directory. The one rule, for the disk and for git.
+pub fn fixture_path_parts(path: &str) -> Result<Vec<&str>, &'static str> {
+    let mut parts = Vec::new();
+    for component in Path::new(path).components() {
+        match component {
+            Component::Normal(name) => parts.push(name.to_str().ok_or(ESCAPES)?),
+            Component::CurDir => {}
+            _ => return Err(ESCAPES),
+        }
+    }
+    Ok(parts)
+}
+
 /// Fixture files named by `file("...")`, resolved against the spec's directory. Paths must
 /// stay inside that directory: a spec cannot make the checker read `/etc/shadow` or `../..`.
 #[derive(Debug)]
@@ -150,22 +166,10 @@ impl FsWorld {
 
 impl spec_lang::World for FsWorld {
     fn read_fixture(&self, path: &str) -> Result<Vec<u8>, String> {
-        let relative = Path::new(path);
-        let escapes = relative
-            .components()
-            .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir));
-        if escapes {
-            return Err(
-                "fixture paths must be relative and stay inside the spec's directory".into(),
-            );
-        }
-        let names: Vec<&std::ffi::OsStr> = relative
-            .components()
-            .filter_map(|c| match c {
-                Component::Normal(name) => Some(name),
-                _ => None,
-            })
-            .collect();
+        let Ok(parts) = fixture_path_parts(path) else {
+            return Err(ESCAPES.into());
+        };
+        let names: Vec<&std::ffi::OsStr> = parts.iter().map(std::ffi::OsStr::new).collect();
         let file = open_beneath(&self.base, &names).map_err(|e| describe(&e))?;
         // One open, then everything from that descriptor: what is checked is what is read,
         // whatever happens to the path meanwhile.

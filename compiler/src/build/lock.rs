@@ -1,5 +1,6 @@
-//! `claw.lock`: one table per pinned integration, in one canonical rendering (sorted, fixed key
-//! order, fixed quoting), so that it diffs cleanly and `verify` can refuse a hand-edited one.
+//! `claw.lock`: one table per pinned integration, and one per signed capability sign-off, in
+//! one canonical rendering (sorted, fixed key order, fixed quoting), so that it diffs cleanly
+//! and `verify` can refuse a hand-edited one.
 
 use std::collections::BTreeMap;
 
@@ -26,12 +27,30 @@ pub struct Entry {
     pub tree_hash: String,
 }
 
+/// A reviewer's signed sign-off of one integration's capabilities (`clawc review approve`).
+/// A build keeps it: it stays valid for as long as the capabilities do not widen beyond it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignOff {
+    /// The capability set signed off, as canonical JSON (so that a later narrowing can be
+    /// told from a widening without the revision it was signed at).
+    pub capabilities: String,
+    /// `sha256:` of `capabilities`; the signed message names it.
+    pub capability_hash: String,
+    /// The principal in `clawc.allowed_signers` whose key made the signature.
+    pub signer: String,
+    /// The armored SSH signature (`ssh-keygen -Y sign`) over the sign-off message.
+    pub signature: String,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Lock {
     pub version: u32,
     #[serde(default)]
     pub integration: BTreeMap<String, Entry>,
+    #[serde(default)]
+    pub signoff: BTreeMap<String, SignOff>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +66,7 @@ impl Lock {
         Lock {
             version: VERSION,
             integration: BTreeMap::new(),
+            signoff: BTreeMap::new(),
         }
     }
 
@@ -72,6 +92,17 @@ impl Lock {
                 ("generator", &entry.generator),
                 ("model", &entry.model),
                 ("tree_hash", &entry.tree_hash),
+            ] {
+                text.push_str(&format!("{field} = {}\n", string(value)));
+            }
+        }
+        for (name, signoff) in &self.signoff {
+            text.push_str(&format!("\n[signoff.{}]\n", key(name)));
+            for (field, value) in [
+                ("capability_hash", &signoff.capability_hash),
+                ("signer", &signoff.signer),
+                ("capabilities", &signoff.capabilities),
+                ("signature", &signoff.signature),
             ] {
                 text.push_str(&format!("{field} = {}\n", string(value)));
             }
@@ -135,8 +166,19 @@ mod tests {
             .insert("zeta".into(), entry("specs/zeta.claw"));
         lock.integration
             .insert("alpha".into(), entry("specs/a \"q\".claw"));
+        lock.signoff.insert(
+            "zeta".into(),
+            SignOff {
+                capabilities: "{\"network\":[]}".into(),
+                capability_hash: "sha256:dd".into(),
+                signer: "alice@example.com".into(),
+                signature: "-----BEGIN SSH SIGNATURE-----\nU1NI\n-----END SSH SIGNATURE-----\n"
+                    .into(),
+            },
+        );
         let text = lock.render();
         assert!(text.find("[integration.alpha]") < text.find("[integration.zeta]"));
+        assert!(text.find("[integration.zeta]") < text.find("[signoff.zeta]"));
         let back = Lock::parse(&text).unwrap();
         assert_eq!(back, lock);
         assert_eq!(back.render(), text);

@@ -2,9 +2,11 @@
 
 mod build;
 pub(crate) mod check;
+mod diff;
 mod explain;
 mod fmt;
 mod init;
+mod review;
 pub(crate) mod sandbox;
 mod schema;
 mod verify;
@@ -15,7 +17,7 @@ use std::path::{Path, PathBuf};
 use crate::exit;
 use crate::sources::{self, SpecFile};
 
-use crate::cli::{Cli, Command, Global, SandboxCommand};
+use crate::cli::{Cli, Command, Global, ReviewCommand, SandboxCommand};
 
 pub fn run(cli: Cli) -> i32 {
     let global = &cli.global;
@@ -29,8 +31,25 @@ pub fn run(cli: Cli) -> i32 {
         Command::Explain { code } => explain::run(code.as_deref()),
         Command::Sandbox(SandboxCommand::Exec(args)) => sandbox::exec(args, global),
         Command::Build(args) => build::run(args, global),
-        Command::Verify { format, backend } => verify::run(format, backend, global),
+        Command::Verify {
+            format,
+            backend,
+            require_signoff,
+            signers_from,
+        } => {
+            let signoff = require_signoff.then_some(signers_from.as_str());
+            verify::run(format, backend, signoff, global)
+        }
         Command::Test { names, backend } => verify::test(&names, backend, global),
+        Command::Diff {
+            names,
+            base,
+            format,
+            fail_on,
+        } => diff::run(&names, &base, format, fail_on, global),
+        Command::Review(ReviewCommand::Approve { name, key }) => {
+            review::approve(&name, key.as_deref(), global)
+        }
     }
 }
 

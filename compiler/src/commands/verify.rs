@@ -12,21 +12,33 @@ use super::sandbox::backend;
 use super::{error, note, print_stdout};
 use crate::build::acceptance::{self, ExampleResult};
 use crate::build::fingerprint::Cache;
-use crate::build::lock::{self, Entry};
+use crate::build::lock::{self, Entry, Lock};
 use crate::build::plan::{self, PlanError};
 use crate::build::project::Project;
 use crate::build::{pin, scaffold};
 use crate::cli::{Backend, DiagnosticFormat, Global};
 use crate::exit;
+use crate::review::capability::Capabilities;
+use crate::review::locate::SpecLines;
+use crate::review::signoff::{self, SshKeygen, Verdict, SIGNERS_FILE};
+use crate::review::snapshot::{Revision, Snapshot, SnapshotError};
 
 /// One thing that does not hold, naming the file (and, for a tree, the file inside it).
 #[derive(Debug)]
 struct Problem {
     file: String,
+    /// The line in `file` the problem is on, when there is one (for annotations).
+    line: Option<usize>,
     message: String,
 }
 
-pub fn run(format: DiagnosticFormat, backend_choice: Backend, global: &Global) -> i32 {
+/// `signers_from`: with `--require-signoff`, the revision whose signers file is trusted.
+pub fn run(
+    format: DiagnosticFormat,
+    backend_choice: Backend,
+    signers_from: Option<&str>,
+    global: &Global,
+) -> i32 {
     with_runtime(async {
         let project = match project(global) {
             Ok(project) => project,
@@ -41,6 +53,7 @@ pub fn run(format: DiagnosticFormat, backend_choice: Backend, global: &Global) -
                         message: "differs from its canonical rendering (edited by hand?); \
                                   `clawc build` writes it"
                             .to_owned(),
+                        line: None,
                     });
                 }
                 lock
@@ -49,6 +62,7 @@ pub fn run(format: DiagnosticFormat, backend_choice: Backend, global: &Global) -
                 problems.push(Problem {
                     file: lock::FILE.to_owned(),
                     message,
+                    line: None,
                 });
                 return finish(&problems, &[], format);
             }
@@ -65,6 +79,7 @@ pub fn run(format: DiagnosticFormat, backend_choice: Backend, global: &Global) -
                 problems.push(Problem {
                     file: project.relative(path),
                     message: format!("`{name}` is not pinned in claw.lock; run `clawc build`"),
+                    line: None,
                 });
             }
         }
@@ -73,6 +88,7 @@ pub fn run(format: DiagnosticFormat, backend_choice: Backend, global: &Global) -
                 problems.push(Problem {
                     file: lock::FILE.to_owned(),
                     message: format!("`{name}` is pinned but there is no specs/{name}.claw"),
+                    line: None,
                 });
             }
         }
@@ -88,6 +104,7 @@ pub fn run(format: DiagnosticFormat, backend_choice: Backend, global: &Global) -
                     problems.push(Problem {
                         file: format!("golden/{name}"),
                         message: "a golden folder with no entry in claw.lock".to_owned(),
+                        line: None,
                     });
                 }
             }
@@ -100,6 +117,15 @@ pub fn run(format: DiagnosticFormat, backend_choice: Backend, global: &Global) -
             match check_pin(&project, name, path, entry) {
                 Ok(loaded) => runnable.push((name.clone(), loaded)),
                 Err(found) => problems.extend(found),
+            }
+        }
+        if let Some(revision) = signers_from {
+            match signoff_problems(&project, &lock, &runnable, revision) {
+                Ok(found) => problems.extend(found),
+                Err(e) => {
+                    error(e);
+                    return exit::USAGE;
+                }
             }
         }
         let sandbox = match backend(backend_choice, None).await {
@@ -121,6 +147,7 @@ pub fn run(format: DiagnosticFormat, backend_choice: Backend, global: &Global) -
                                     "example {:?} fails against golden/{name}/: {failure}",
                                     result.name
                                 ),
+                                line: None,
                             });
                         }
                     }
@@ -129,6 +156,7 @@ pub fn run(format: DiagnosticFormat, backend_choice: Backend, global: &Global) -
                 Err(e) => problems.push(Problem {
                     file: format!("golden/{name}"),
                     message: e.to_string(),
+                    line: None,
                 }),
             }
         }
@@ -144,6 +172,80 @@ pub fn run(format: DiagnosticFormat, backend_choice: Backend, global: &Global) -
         }
         finish(&problems, &results, format)
     })
+}
+
+/// Every pinned integration whose capabilities no valid sign-off covers. The signers file is
+/// read from `revision`, never from the work tree: a change cannot vouch for itself.
+fn signoff_problems(
+    project: &Project,
+    lock: &Lock,
+    runnable: &[(String, plan::Loaded)],
+    revision: &str,
+) -> Result<Vec<Problem>, SnapshotError> {
+    let trusted = Revision::open(&project.root, revision)?;
+    let signers = trusted.read(SIGNERS_FILE)?;
+    let mut problems = Vec::new();
+    for (name, loaded) in runnable {
+        let spec_file = format!("specs/{name}.claw");
+        let current = match Capabilities::of(&loaded.ir) {
+            Ok(current) => current,
+            Err(e) => {
+                problems.push(Problem {
+                    file: spec_file,
+                    line: None,
+                    message: e.to_string(),
+                });
+                continue;
+            }
+        };
+        let Some(signers) = &signers else {
+            problems.push(Problem {
+                file: SIGNERS_FILE.to_owned(),
+                line: None,
+                message: format!(
+                    "there is no {SIGNERS_FILE} in {}, so no sign-off of `{name}` can be trusted",
+                    trusted.describe()
+                ),
+            });
+            continue;
+        };
+        let verdict = signoff::check(&SshKeygen, name, lock.signoff.get(name), &current, signers);
+        match verdict {
+            Verdict::Holds => {}
+            Verdict::Widens(changes) => {
+                let lines = SpecLines::new(&loaded.source);
+                for change in changes {
+                    problems.push(Problem {
+                        file: spec_file.clone(),
+                        line: lines.line(&change.subject),
+                        message: format!(
+                            "`{name}` widens beyond its signed-off capabilities: {}; a reviewer \
+                             runs `clawc review approve {name}`",
+                            change.text
+                        ),
+                    });
+                }
+            }
+            Verdict::Missing => problems.push(Problem {
+                file: lock::FILE.to_owned(),
+                line: None,
+                message: format!(
+                    "`{name}` has no sign-off of its capabilities; a reviewer in {SIGNERS_FILE} \
+                     runs `clawc review approve {name}`"
+                ),
+            }),
+            other => problems.push(Problem {
+                file: lock::FILE.to_owned(),
+                line: None,
+                message: format!(
+                    "the sign-off of `{name}` does not hold against {SIGNERS_FILE} of {}: {}",
+                    trusted.describe(),
+                    other
+                ),
+            }),
+        }
+    }
+    Ok(problems)
 }
 
 /// The spec and tree of one pin, checked against its entry without any cache.
@@ -162,6 +264,7 @@ fn check_pin(
             problems.push(Problem {
                 file: relative.clone(),
                 message: "the spec has errors; see `clawc check`".to_owned(),
+                line: None,
             });
             None
         }
@@ -169,6 +272,7 @@ fn check_pin(
             problems.push(Problem {
                 file: relative.clone(),
                 message: e.to_string(),
+                line: None,
             });
             None
         }
@@ -181,6 +285,7 @@ fn check_pin(
                     "its hash {} is not the pinned {}; run `clawc build {name}`",
                     loaded.spec_hash, entry.spec_hash
                 ),
+                line: None,
             });
         }
     }
@@ -188,6 +293,7 @@ fn check_pin(
         problems.push(Problem {
             file: lock::FILE.to_owned(),
             message: format!("`{name}` names spec {}, found {relative}", entry.spec),
+            line: None,
         });
     }
     let tree_problems = plan::tree_problems(project, name, entry, &mut Cache::default());
@@ -197,6 +303,7 @@ fn check_pin(
             problems.push(Problem {
                 file: lock::FILE.to_owned(),
                 message: problem,
+                line: None,
             });
         }
     }
@@ -205,7 +312,11 @@ fn check_pin(
             Some((file, message)) => (project.relative(Path::new(file)), message.to_owned()),
             None => (format!("golden/{name}"), found.clone()),
         };
-        problems.push(Problem { file, message });
+        problems.push(Problem {
+            file,
+            message,
+            line: None,
+        });
     }
     if entry.toolchain != plan::toolchain() || entry.template_hash != scaffold::template_hash() {
         problems.push(Problem {
@@ -218,6 +329,7 @@ fn check_pin(
                 plan::toolchain(),
                 scaffold::template_hash()
             ),
+            line: None,
         });
     }
     match (problems.is_empty(), loaded) {
@@ -236,11 +348,20 @@ fn finish(
             DiagnosticFormat::Human => error(format!("{}: {}", problem.file, problem.message)),
             DiagnosticFormat::Json => print_stdout(&format!(
                 "{}\n",
-                json!({"file": problem.file, "message": problem.message, "severity": "error"})
+                json!({
+                    "file": problem.file,
+                    "line": problem.line,
+                    "message": problem.message,
+                    "severity": "error",
+                })
             )),
             DiagnosticFormat::Github => print_stdout(&format!(
-                "::error file={}::{}\n",
+                "::error file={}{}::{}\n",
                 problem.file,
+                problem
+                    .line
+                    .map(|l| format!(",line={l}"))
+                    .unwrap_or_default(),
                 problem
                     .message
                     .replace('%', "%25")
