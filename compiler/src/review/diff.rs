@@ -99,7 +99,8 @@ pub struct Located {
     pub line: Option<usize>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// In the order a reviewer reads them: the model's code first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum FileKind {
     /// Written by the generator (`generated/`).
@@ -493,6 +494,7 @@ fn code(
             },
         });
     }
+    diffs.sort_by(|a, b| (a.kind, &a.path).cmp(&(b.kind, &b.path)));
     (diffs, (collapsed > 0).then_some(collapsed))
 }
 

@@ -13,5 +13,6 @@ mod cli;
 mod echo;
 mod hostile;
 mod messages_api;
+mod review;
 mod sandbox;
 mod support;
