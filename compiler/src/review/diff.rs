@@ -144,6 +144,8 @@ pub enum SignoffState {
     NotNeeded,
     SignedBy(String),
     Missing,
+    /// A sign-off (by this signer) of fewer capabilities than the change grants.
+    Outdated(String),
     Invalid(String),
 }
 
@@ -409,6 +411,9 @@ fn integration(
                     SignoffState::SignedBy(signed.map(|s| s.signer.clone()).unwrap_or_default())
                 }
                 Verdict::Missing => SignoffState::Missing,
+                Verdict::Widens(_) => {
+                    SignoffState::Outdated(signed.map(|s| s.signer.clone()).unwrap_or_default())
+                }
                 other => SignoffState::Invalid(other.to_string()),
             }
         }

@@ -143,7 +143,7 @@ pub fn markdown(review: &Review) -> String {
                 match &integration.signoff {
                     SignoffState::NotNeeded => "—".to_owned(),
                     SignoffState::SignedBy(who) => format!("✅ {}", cell(who)),
-                    SignoffState::Missing => "❌ needed".to_owned(),
+                    SignoffState::Missing | SignoffState::Outdated(_) => "❌ needed".to_owned(),
                     SignoffState::Invalid(_) => "❌ invalid".to_owned(),
                 }
             );
@@ -317,6 +317,10 @@ fn signoff_line(state: &SignoffState, name: &str) -> Option<String> {
         SignoffState::Missing => Some(format!(
             "none covers the widening; a reviewer in clawc.allowed_signers runs \
              `clawc review approve {name}`"
+        )),
+        SignoffState::Outdated(who) => Some(format!(
+            "the sign-off by {who} covers less than this; a reviewer in clawc.allowed_signers \
+             runs `clawc review approve {name}`"
         )),
         SignoffState::Invalid(why) => Some(format!("the recorded sign-off does not hold: {why}")),
     }

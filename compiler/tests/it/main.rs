@@ -16,3 +16,4 @@ mod messages_api;
 mod review;
 mod sandbox;
 mod support;
+mod workflow;
