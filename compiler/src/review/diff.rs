@@ -185,6 +185,7 @@ struct Version {
 }
 
 pub fn review(inputs: &Inputs<'_>) -> Result<Review, DiffError> {
+    inputs.base.preload(&["specs", "golden"])?;
     let base_specs = specs(inputs.base)?;
     let head_specs = specs(inputs.head)?;
     let mut names: BTreeSet<String> = base_specs

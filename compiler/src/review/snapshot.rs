@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Mutex;
 
 /// Reads a project's files; paths are relative to the project root, `/`-separated.
@@ -15,6 +15,11 @@ pub trait Snapshot {
     fn list(&self, dir: &str) -> Result<Vec<String>, SnapshotError>;
     /// For messages: `the work tree`, `HEAD (1a2b3c4)`.
     fn describe(&self) -> String;
+    /// A hint that every file below `dirs` will be read (so a slow source can read them at
+    /// once).
+    fn preload(&self, _dirs: &[&str]) -> Result<(), SnapshotError> {
+        Ok(())
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -91,21 +96,9 @@ pub struct Revision {
     label: String,
     /// Path (relative to the project root) → blob id.
     blobs: BTreeMap<String, String>,
-    reader: Mutex<Option<BatchReader>>,
+    /// Blob id → contents, for what has been read (identical files are read once).
+    contents: Mutex<BTreeMap<String, Vec<u8>>>,
     root: PathBuf,
-}
-
-struct BatchReader {
-    child: Child,
-    stdin: ChildStdin,
-    stdout: BufReader<ChildStdout>,
-}
-
-impl Drop for BatchReader {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 impl Revision {
@@ -154,60 +147,76 @@ impl Revision {
         Ok(Revision {
             label: format!("{revision} ({short})"),
             blobs,
-            reader: Mutex::new(None),
+            contents: Mutex::new(BTreeMap::new()),
             root: root.to_owned(),
         })
     }
 
-    fn cat(&self, id: &str) -> Result<Vec<u8>, SnapshotError> {
-        let mut guard = self.reader.lock().unwrap_or_else(|e| e.into_inner());
-        if guard.is_none() {
-            let mut child = Command::new("git")
-                .args(["cat-file", "--batch"])
-                .current_dir(&self.root)
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::null())
-                .spawn()
-                .map_err(|e| SnapshotError::Git(format!("starting `git cat-file`: {e}")))?;
-            let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
-                return Err(SnapshotError::Git("`git cat-file` has no pipes".to_owned()));
-            };
-            *guard = Some(BatchReader {
-                child,
-                stdin,
-                stdout: BufReader::new(stdout),
-            });
+    /// Reads the blobs `ids` not read yet, through one `git cat-file --batch`: a round trip
+    /// per file would cost more than everything else `clawc diff` does.
+    fn fetch(&self, ids: &[&String]) -> Result<(), SnapshotError> {
+        let mut contents = self.contents.lock().unwrap_or_else(|e| e.into_inner());
+        let mut wanted: Vec<&String> = ids
+            .iter()
+            .copied()
+            .filter(|id| !contents.contains_key(*id))
+            .collect();
+        wanted.sort();
+        wanted.dedup();
+        if wanted.is_empty() {
+            return Ok(());
         }
-        let Some(reader) = guard.as_mut() else {
-            return Err(SnapshotError::Git(
-                "`git cat-file` is not running".to_owned(),
-            ));
-        };
         let broken = |e: std::io::Error| SnapshotError::Git(format!("`git cat-file`: {e}"));
-        writeln!(reader.stdin, "{id}").map_err(broken)?;
-        reader.stdin.flush().map_err(broken)?;
-        let mut header = String::new();
-        reader.stdout.read_line(&mut header).map_err(broken)?;
-        // `<id> blob <size>`
-        let size: usize = header
-            .split_whitespace()
-            .nth(2)
-            .and_then(|size| size.parse().ok())
-            .ok_or_else(|| SnapshotError::Git(format!("unexpected reply {header:?}")))?;
-        let mut bytes = vec![0; size + 1];
-        reader.stdout.read_exact(&mut bytes).map_err(broken)?;
-        bytes.pop(); // the newline after the contents
-        Ok(bytes)
+        let mut child = Command::new("git")
+            .args(["cat-file", "--batch"])
+            .current_dir(&self.root)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| SnapshotError::Git(format!("starting `git cat-file`: {e}")))?;
+        let (Some(mut stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+            return Err(SnapshotError::Git("`git cat-file` has no pipes".to_owned()));
+        };
+        let request: String = wanted.iter().map(|id| format!("{id}\n")).collect();
+        // Written from a thread: git answers while it reads, and both pipes have a bound.
+        let writer = std::thread::spawn(move || stdin.write_all(request.as_bytes()));
+        let mut stdout = BufReader::new(stdout);
+        let mut read = || -> Result<(), SnapshotError> {
+            for id in &wanted {
+                let mut header = String::new();
+                stdout.read_line(&mut header).map_err(broken)?;
+                // `<id> blob <size>`
+                let size: usize = header
+                    .split_whitespace()
+                    .nth(2)
+                    .and_then(|size| size.parse().ok())
+                    .ok_or_else(|| SnapshotError::Git(format!("unexpected reply {header:?}")))?;
+                let mut bytes = vec![0; size + 1];
+                stdout.read_exact(&mut bytes).map_err(broken)?;
+                bytes.pop(); // the newline after the contents
+                contents.insert((*id).clone(), bytes);
+            }
+            Ok(())
+        };
+        let result = read();
+        if result.is_err() {
+            let _ = child.kill();
+        }
+        let _ = child.wait();
+        let _ = writer.join();
+        result
     }
 }
 
 impl Snapshot for Revision {
     fn read(&self, path: &str) -> Result<Option<Vec<u8>>, SnapshotError> {
-        match self.blobs.get(path) {
-            Some(id) => self.cat(id).map(Some),
-            None => Ok(None),
-        }
+        let Some(id) = self.blobs.get(path) else {
+            return Ok(None);
+        };
+        self.fetch(&[id])?;
+        let contents = self.contents.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(contents.get(id).cloned())
     }
 
     fn list(&self, dir: &str) -> Result<Vec<String>, SnapshotError> {
@@ -218,6 +227,19 @@ impl Snapshot for Revision {
             .filter(|path| path.starts_with(&prefix))
             .cloned()
             .collect())
+    }
+
+    fn preload(&self, dirs: &[&str]) -> Result<(), SnapshotError> {
+        let ids: Vec<&String> = self
+            .blobs
+            .iter()
+            .filter(|(path, _)| {
+                dirs.iter()
+                    .any(|dir| path.starts_with(&format!("{}/", dir.trim_end_matches('/'))))
+            })
+            .map(|(_, id)| id)
+            .collect();
+        self.fetch(&ids)
     }
 
     fn describe(&self) -> String {
