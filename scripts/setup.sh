@@ -17,6 +17,9 @@ command -v bwrap >/dev/null || missing+=(bubblewrap)
 command -v debootstrap >/dev/null || missing+=(debootstrap)
 command -v runuser >/dev/null || missing+=(util-linux)
 command -v npm >/dev/null || missing+=(npm)
+command -v git >/dev/null || missing+=(git)
+# ssh-keygen signs and checks capability sign-offs (clawc review approve, verify --require-signoff).
+command -v ssh-keygen >/dev/null || missing+=(openssh-client)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
   sudo_if_needed apt-get update -qq
