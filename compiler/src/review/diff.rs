@@ -581,3 +581,153 @@ fn provenance(before: Option<&Vec<u8>>, after: Option<&Vec<u8>>) -> Vec<FieldCha
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::review::signoff::{SignError, Signer};
+
+    /// A project held in memory.
+    struct Memory(BTreeMap<String, Vec<u8>>);
+
+    impl Snapshot for Memory {
+        fn read(&self, path: &str) -> Result<Option<Vec<u8>>, SnapshotError> {
+            Ok(self.0.get(path).cloned())
+        }
+        fn list(&self, dir: &str) -> Result<Vec<String>, SnapshotError> {
+            let prefix = format!("{dir}/");
+            Ok(self
+                .0
+                .keys()
+                .filter(|p| p.starts_with(&prefix))
+                .cloned()
+                .collect())
+        }
+        fn describe(&self) -> String {
+            "memory".to_owned()
+        }
+    }
+
+    /// Never asked: nothing here is signed off.
+    struct NoSigner;
+
+    impl Signer for NoSigner {
+        fn sign(&self, _: &std::path::Path, _: &[u8]) -> Result<String, SignError> {
+            unreachable!("diff never signs")
+        }
+        fn principals(&self, _: &[u8], _: &str) -> Result<Vec<String>, SignError> {
+            Ok(Vec::new())
+        }
+        fn verify(&self, _: &[u8], _: &str, _: &[u8], _: &str) -> Result<(), SignError> {
+            Ok(())
+        }
+    }
+
+    const SPEC: &str = r#"integration demo {
+  version "0.1.0"
+  summary "A demo."
+  target python
+  network {
+    allow "api.example.com:443"
+  }
+  tool get {
+    description "Get."
+    input { id: int }
+    output { ok: bool }
+  }
+  intent "Get it."
+}
+"#;
+
+    fn project(files: &[(&str, &str)]) -> Memory {
+        Memory(
+            files
+                .iter()
+                .map(|(p, t)| ((*p).to_owned(), t.as_bytes().to_vec()))
+                .collect(),
+        )
+    }
+
+    fn review_of(base: &Memory, head: &Memory, names: &[String]) -> Result<Review, DiffError> {
+        review(&Inputs {
+            base,
+            head,
+            names,
+            signer: &NoSigner,
+            signers: b"",
+        })
+    }
+
+    #[test]
+    fn a_new_integration_lists_what_it_may_do_as_widening() {
+        let base = project(&[]);
+        let head = project(&[
+            ("specs/demo.claw", SPEC),
+            ("golden/demo/generated/tools.py", "x\n"),
+        ]);
+        let review = review_of(&base, &head, &[]).unwrap();
+        let demo = &review.integrations[0];
+        assert_eq!(demo.status, Status::Added);
+        let texts: Vec<(Class, &str, Option<usize>)> = demo
+            .capabilities
+            .iter()
+            .map(|c| (c.change.class, c.change.text.as_str(), c.line))
+            .collect();
+        assert_eq!(
+            texts[..2],
+            [
+                (
+                    Class::Widening,
+                    "network: api.example.com:443 added",
+                    Some(6)
+                ),
+                (
+                    Class::Widening,
+                    "tool `get` added (no approval, no rate limit, timeout 30 s)",
+                    Some(8)
+                ),
+            ]
+        );
+        assert!(matches!(demo.signoff, SignoffState::Missing));
+        assert_eq!(demo.code[0].path, "generated/tools.py");
+        assert_eq!(demo.code[0].status, Status::Added);
+        assert_eq!(review.unsigned_widening().len(), 1);
+    }
+
+    #[test]
+    fn unchanged_integrations_are_left_out_and_unknown_names_refused() {
+        let both = project(&[("specs/demo.claw", SPEC)]);
+        assert!(review_of(&both, &both, &[])
+            .unwrap()
+            .integrations
+            .is_empty());
+        assert!(matches!(
+            review_of(&both, &both, &["nope".to_owned()]),
+            Err(DiffError::UnknownName(_))
+        ));
+    }
+
+    #[test]
+    fn a_spec_with_errors_is_reported_not_compared() {
+        let base = project(&[("specs/demo.claw", SPEC)]);
+        let head = project(&[("specs/demo.claw", "integration demo {")]);
+        let review = review_of(&base, &head, &[]).unwrap();
+        let demo = &review.integrations[0];
+        assert!(demo.capabilities.is_empty());
+        assert!(
+            demo.problems[0].contains("has errors"),
+            "{:?}",
+            demo.problems
+        );
+    }
+
+    #[test]
+    fn a_signers_file_change_is_flagged() {
+        let base = project(&[("clawc.allowed_signers", "alice k\n")]);
+        let head = project(&[("clawc.allowed_signers", "alice k\nmallory k\n")]);
+        let review = review_of(&base, &head, &[]).unwrap();
+        assert_eq!(review.project_files[0].path, "clawc.allowed_signers");
+        assert!(review.project_files[0].diff.contains("+mallory k"));
+        assert_eq!(review.widening(), 1);
+    }
+}

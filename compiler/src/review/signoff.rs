@@ -286,3 +286,121 @@ impl std::fmt::Display for Verdict {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::review::capability::{LimitCaps, ToolGate};
+
+    /// Signs as the key's file name; a signature holds for exactly its signer and message.
+    struct FakeSigner;
+
+    impl Signer for FakeSigner {
+        fn sign(&self, key: &Path, message: &[u8]) -> Result<String, SignError> {
+            let who = key.file_name().unwrap_or_default().to_string_lossy();
+            Ok(format!("{who}|{}", String::from_utf8_lossy(message)))
+        }
+        fn principals(&self, signers: &[u8], signature: &str) -> Result<Vec<String>, SignError> {
+            let who = signature.split('|').next().unwrap_or_default();
+            let listed = String::from_utf8_lossy(signers)
+                .lines()
+                .any(|line| line.split_whitespace().next() == Some(who));
+            Ok(listed.then(|| who.to_owned()).into_iter().collect())
+        }
+        fn verify(
+            &self,
+            signers: &[u8],
+            principal: &str,
+            message: &[u8],
+            signature: &str,
+        ) -> Result<(), SignError> {
+            let expected = format!("{principal}|{}", String::from_utf8_lossy(message));
+            let listed = self
+                .principals(signers, signature)?
+                .contains(&principal.to_owned());
+            if listed && signature == expected {
+                Ok(())
+            } else {
+                Err(SignError::Refused {
+                    action: "verify",
+                    message: "no".to_owned(),
+                })
+            }
+        }
+    }
+
+    fn caps(hosts: &[&str]) -> Capabilities {
+        Capabilities {
+            network: hosts.iter().map(|h| (*h).to_owned()).collect(),
+            secrets: Default::default(),
+            mounts: Default::default(),
+            limits: LimitCaps {
+                memory_bytes: 1 << 27,
+                pids: 32,
+                cpu_millicores: 500,
+                timeout_ms: 20_000,
+                tmp_bytes: 1 << 24,
+                output_bytes: 1 << 20,
+            },
+            tools: [(
+                "t".to_owned(),
+                ToolGate {
+                    approval: true,
+                    rate: None,
+                    timeout_ms: 1_000,
+                },
+            )]
+            .into(),
+        }
+    }
+
+    const SIGNERS: &[u8] = b"alice namespaces=\"clawc-signoff\" ssh-ed25519 AAAA\n";
+
+    #[test]
+    fn a_signoff_holds_until_the_capabilities_widen() {
+        let signed = caps(&["a.example:443", "b.example:443"]);
+        let signoff = approve(&FakeSigner, "x", &signed, Path::new("/k/alice"), SIGNERS).unwrap();
+        assert_eq!(signoff.signer, "alice");
+        let check = |current: &Capabilities, signoff: &SignOff| {
+            check(&FakeSigner, "x", Some(signoff), current, SIGNERS)
+        };
+        assert!(matches!(check(&signed, &signoff), Verdict::Holds));
+        assert!(matches!(
+            check(&caps(&["a.example:443"]), &signoff),
+            Verdict::Holds
+        ));
+        match check(&caps(&["a.example:443", "c.example:443"]), &signoff) {
+            Verdict::Widens(changes) => {
+                assert_eq!(changes.len(), 1);
+                assert_eq!(changes[0].text, "network: c.example:443 added");
+            }
+            other => panic!("{other}"),
+        }
+        // The sign-off is for one integration: it does not verify for another.
+        assert!(matches!(
+            check_other(&signed, &signoff),
+            Verdict::BadSignature(_)
+        ));
+        let mut edited = signoff.clone();
+        edited.capability_hash = caps(&["c.example:443"]).hash();
+        assert!(matches!(check(&signed, &edited), Verdict::Inconsistent));
+        let mut wider = signoff.clone();
+        wider.capabilities = caps(&["a.example:443", "b.example:443", "c.example:443"]).canonical();
+        wider.capability_hash = spec_lang::hash::sha256_prefixed(wider.capabilities.as_bytes());
+        assert!(matches!(check(&signed, &wider), Verdict::BadSignature(_)));
+        assert!(matches!(
+            super::check(&FakeSigner, "x", None, &signed, SIGNERS),
+            Verdict::Missing
+        ));
+    }
+
+    fn check_other(current: &Capabilities, signoff: &SignOff) -> Verdict {
+        check(&FakeSigner, "y", Some(signoff), current, SIGNERS)
+    }
+
+    #[test]
+    fn a_key_outside_the_signers_is_refused() {
+        let result = approve(&FakeSigner, "x", &caps(&[]), Path::new("/k/eve"), SIGNERS);
+        assert!(matches!(result, Err(ApproveError::NotASigner)));
+    }
+}
