@@ -400,3 +400,49 @@ fn plural(n: usize) -> &'static str {
         "s"
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::review::diff::FileKind;
+
+    fn file(path: &str, lines: usize) -> FileDiff {
+        FileDiff {
+            path: path.to_owned(),
+            kind: FileKind::Generated,
+            status: Status::Changed,
+            added: lines,
+            removed: 0,
+            // A context line that is a fence itself (a Markdown file in the tree, say).
+            diff: (0..lines).map(|i| format!(" ````\n+line {i}\n")).collect(),
+        }
+    }
+
+    #[test]
+    fn a_long_comment_is_cut_with_a_note_and_keeps_every_capability() {
+        let integration = IntegrationDiff {
+            name: "big".to_owned(),
+            status: Status::Changed,
+            capabilities: Vec::new(),
+            contract: Vec::new(),
+            code: vec![file("generated/a.py", 10), file("generated/b.py", 5_000)],
+            scaffold: None,
+            provenance: Vec::new(),
+            signoff: SignoffState::NotNeeded,
+            problems: Vec::new(),
+        };
+        let review = Review {
+            base: "HEAD (1234567)".to_owned(),
+            head: "the work tree".to_owned(),
+            integrations: vec![integration],
+            project_files: Vec::new(),
+        };
+        let shown = markdown(&review);
+        assert!(shown.len() <= MARKDOWN_LIMIT + 500, "{}", shown.len());
+        assert!(shown.contains("generated/a.py"));
+        assert!(shown.contains("1 file diff left out"), "{shown}");
+        assert!(shown.contains("`clawc diff --base HEAD`"));
+        // A fence no line of the diff can close.
+        assert!(shown.contains("`````diff\n ````\n+line 0\n"), "{shown}");
+    }
+}
