@@ -13,7 +13,7 @@ use serde_json::json;
 
 use super::check::report as report_diagnostics;
 use super::sandbox::backend;
-use super::{error, note, print_stdout};
+use super::{discover_project, error, note, print_stdout};
 use crate::build::acceptance;
 use crate::build::anthropic::{AnthropicGenerator, LoopConfig};
 use crate::build::claude_code::ClaudeCodeGenerator;
@@ -131,14 +131,10 @@ struct Row {
 }
 
 async fn run_async(args: BuildArgs, global: &Global) -> i32 {
-    let cwd = match std::env::current_dir() {
-        Ok(cwd) => cwd,
-        Err(e) => {
-            error(format!("the working directory: {e}"));
-            return exit::USAGE;
-        }
+    let project = match discover_project() {
+        Ok(project) => project,
+        Err(code) => return code,
     };
-    let project = Project::discover(&cwd);
     let reporter = Reporter::new(args.format, global);
     match pin::recover(&project) {
         Ok(recovered) => recovered.iter().for_each(|r| note(global, r)),

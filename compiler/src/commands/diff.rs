@@ -1,7 +1,6 @@
 //! `clawc diff`: what a change does to each integration, against a git revision.
 
-use super::{error, print_stdout};
-use crate::build::project::Project;
+use super::{discover_project, error, print_stdout};
 use crate::cli::{DiffFormat, FailOn, Global};
 use crate::exit;
 use crate::review::diff::{self, DiffError, Inputs};
@@ -16,14 +15,10 @@ pub fn run(
     fail_on: Option<FailOn>,
     _global: &Global,
 ) -> i32 {
-    let cwd = match std::env::current_dir() {
-        Ok(cwd) => cwd,
-        Err(e) => {
-            error(format!("the working directory: {e}"));
-            return exit::USAGE;
-        }
+    let project = match discover_project() {
+        Ok(project) => project,
+        Err(code) => return code,
     };
-    let project = Project::discover(&cwd);
     let revision = match Revision::open(&project.root, base) {
         Ok(revision) => revision,
         Err(e) => {

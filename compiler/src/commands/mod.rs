@@ -111,6 +111,18 @@ fn print_stderr(text: &str) {
     let _ = io::stderr().lock().write_all(text.as_bytes());
 }
 
+/// The project around the working directory; an unreadable working directory is a usage
+/// error (reported), returned as its exit code.
+fn discover_project() -> Result<crate::build::project::Project, i32> {
+    match std::env::current_dir() {
+        Ok(cwd) => Ok(crate::build::project::Project::discover(&cwd)),
+        Err(e) => {
+            error(format!("the working directory: {e}"));
+            Err(exit::USAGE)
+        }
+    }
+}
+
 fn error(message: impl std::fmt::Display) {
     print_stderr(&format!("error: {message}\n"));
 }

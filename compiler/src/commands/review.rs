@@ -3,10 +3,9 @@
 use std::path::{Path, PathBuf};
 
 use super::build::read_lock;
-use super::{error, note};
+use super::{discover_project, error, note};
 use crate::build::fingerprint::Cache;
 use crate::build::plan;
-use crate::build::project::Project;
 use crate::cli::Global;
 use crate::exit;
 use crate::review::capability::Capabilities;
@@ -14,14 +13,10 @@ use crate::review::signoff::{self, ApproveError, SshKeygen, SIGNERS_FILE};
 use crate::sources;
 
 pub fn approve(name: &str, key: Option<&Path>, global: &Global) -> i32 {
-    let cwd = match std::env::current_dir() {
-        Ok(cwd) => cwd,
-        Err(e) => {
-            error(format!("the working directory: {e}"));
-            return exit::USAGE;
-        }
+    let project = match discover_project() {
+        Ok(project) => project,
+        Err(code) => return code,
     };
-    let project = Project::discover(&cwd);
     let path = match plan::spec_paths(&project, &[name.to_owned()]) {
         Ok(found) => match found.into_iter().next() {
             Some((_, path)) => path,

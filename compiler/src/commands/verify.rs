@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::build::read_lock;
 use super::sandbox::backend;
-use super::{error, note, print_stdout};
+use super::{discover_project, error, note, print_stdout};
 use crate::build::acceptance::{self, ExampleResult};
 use crate::build::fingerprint::Cache;
 use crate::build::lock::{self, Entry, Lock};
@@ -466,11 +466,7 @@ pub fn test(names: &[String], backend_choice: Backend, global: &Global) -> i32 {
 }
 
 fn project(global: &Global) -> Result<Project, i32> {
-    let cwd = std::env::current_dir().map_err(|e| {
-        error(format!("the working directory: {e}"));
-        exit::USAGE
-    })?;
-    let project = Project::discover(&cwd);
+    let project = discover_project()?;
     match pin::recover(&project) {
         Ok(recovered) => recovered.iter().for_each(|r| note(global, r)),
         Err(e) => {

@@ -175,6 +175,17 @@ impl Repo {
         self.git(&["rev-parse", "HEAD"])
     }
 
+    /// `clawc review approve shop` with `reviewer`'s key; it must succeed.
+    pub fn approve(&self, reviewer: &Reviewer) {
+        let out = self.try_approve(reviewer);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    }
+
+    pub fn try_approve(&self, reviewer: &Reviewer) -> Output {
+        let key = reviewer.key.to_str().expect("a UTF-8 temp path");
+        self.clawc(&["review", "approve", "shop", "--key", key])
+    }
+
     pub fn clawc(&self, args: &[&str]) -> Output {
         clawc()
             .args(args)
@@ -433,14 +444,7 @@ fn a_widening_needs_a_signoff_by_a_key_the_base_trusts() {
     let alice = Reviewer::new(keys.path(), "alice@example.com");
     let repo = Repo::pinned();
     repo.write("clawc.allowed_signers", &alice.signers_line);
-    let approve = repo.clawc(&[
-        "review",
-        "approve",
-        "shop",
-        "--key",
-        alice.key.to_str().unwrap(),
-    ]);
-    assert_eq!(approve.status.code(), Some(0), "{}", text(&approve));
+    repo.approve(&alice);
     assert!(repo
         .read("claw.lock")
         .contains("signer = \"alice@example.com\""));
@@ -479,14 +483,7 @@ fn a_widening_needs_a_signoff_by_a_key_the_base_trusts() {
         "clawc.allowed_signers",
         &format!("{}{}", alice.signers_line, mallory.signers_line),
     );
-    let approve = repo.clawc(&[
-        "review",
-        "approve",
-        "shop",
-        "--key",
-        mallory.key.to_str().unwrap(),
-    ]);
-    assert_eq!(approve.status.code(), Some(0), "{}", text(&approve));
+    repo.approve(&mallory);
     let self_signed = verify_signoff(&repo, &base);
     assert_eq!(self_signed.status.code(), Some(1), "{}", text(&self_signed));
     assert!(
@@ -500,14 +497,7 @@ fn a_widening_needs_a_signoff_by_a_key_the_base_trusts() {
 
     // Alice, trusted by the base, signs the widening off: it passes.
     repo.write("clawc.allowed_signers", &alice.signers_line);
-    let approve = repo.clawc(&[
-        "review",
-        "approve",
-        "shop",
-        "--key",
-        alice.key.to_str().unwrap(),
-    ]);
-    assert_eq!(approve.status.code(), Some(0), "{}", text(&approve));
+    repo.approve(&alice);
     let covered = verify_signoff(&repo, &base);
     assert_eq!(covered.status.code(), Some(0), "{}", text(&covered));
     let diff = repo.clawc(&[
@@ -533,13 +523,7 @@ fn a_key_outside_the_signers_file_cannot_sign_off() {
     let eve = Reviewer::new(keys.path(), "eve@example.com");
     let repo = Repo::pinned();
     repo.write("clawc.allowed_signers", &alice.signers_line);
-    let refused = repo.clawc(&[
-        "review",
-        "approve",
-        "shop",
-        "--key",
-        eve.key.to_str().unwrap(),
-    ]);
+    let refused = repo.try_approve(&eve);
     assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("is not in clawc.allowed_signers"));
     assert!(!repo.read("claw.lock").contains("[signoff."));
@@ -547,14 +531,7 @@ fn a_key_outside_the_signers_file_cannot_sign_off() {
     // Eve signs with her key and writes alice's name by hand: the signature is not alice's.
     let message = repo.root().join("message");
     let hash_line = {
-        let approve = repo.clawc(&[
-            "review",
-            "approve",
-            "shop",
-            "--key",
-            alice.key.to_str().unwrap(),
-        ]);
-        assert_eq!(approve.status.code(), Some(0), "{}", text(&approve));
+        repo.approve(&alice);
         repo.read("claw.lock")
     };
     let hash = hash_line
@@ -606,14 +583,7 @@ fn a_hand_edited_capability_hash_fails_and_a_narrowing_keeps_the_signoff() {
     let alice = Reviewer::new(keys.path(), "alice@example.com");
     let repo = Repo::pinned();
     repo.write("clawc.allowed_signers", &alice.signers_line);
-    let approve = repo.clawc(&[
-        "review",
-        "approve",
-        "shop",
-        "--key",
-        alice.key.to_str().unwrap(),
-    ]);
-    assert_eq!(approve.status.code(), Some(0), "{}", text(&approve));
+    repo.approve(&alice);
     let base = repo.commit("signed off");
 
     // A narrowing (a lower memory limit): re-pinned, no new sign-off needed, the old one kept.

@@ -137,14 +137,7 @@ fn the_workflow_fails_an_unsigned_widening_and_passes_once_signed_off() {
     let alice = Reviewer::new(keys.path(), "alice@example.com");
     let repo = Repo::pinned();
     repo.write("clawc.allowed_signers", &alice.signers_line);
-    let approve = repo.clawc(&[
-        "review",
-        "approve",
-        "shop",
-        "--key",
-        alice.key.to_str().unwrap(),
-    ]);
-    assert_eq!(approve.status.code(), Some(0), "{}", text(&approve));
+    repo.approve(&alice);
     let base = repo.commit("the base: shop, signed off by alice");
 
     // The pull request widens shop (a new host) without a sign-off.
@@ -185,14 +178,7 @@ fn the_workflow_fails_an_unsigned_widening_and_passes_once_signed_off() {
     shown.bind(|| insta::assert_snapshot!("workflow_comment_unsigned", unsigned.posted));
 
     // Alice reviews the diff and signs the widening off in the pull request: it passes.
-    let approve = repo.clawc(&[
-        "review",
-        "approve",
-        "shop",
-        "--key",
-        alice.key.to_str().unwrap(),
-    ]);
-    assert_eq!(approve.status.code(), Some(0), "{}", text(&approve));
+    repo.approve(&alice);
     repo.commit("alice signs off uploads.example.com");
     let signed = run_workflow(&repo, &base, bin.path());
     let verify = &signed.outputs["verify"];
