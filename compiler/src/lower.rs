@@ -297,13 +297,19 @@ mod tests {
     }
 
     /// The reserved mount targets are one list in each crate (they never import each other):
-    /// the same paths, and the language refuses exactly what the runtime would.
+    /// the same paths, and the language refuses exactly what the runtime would — and also
+    /// the compiler's code mount, so that what runs is the tree that hashes to claw.lock,
+    /// never a folder a spec lays over it.
     #[test]
     fn reserved_targets_agree_with_the_language() {
-        assert_eq!(
-            spec_lang::RESERVED_MOUNT_TARGETS,
-            claw_runtime::policy::RESERVED_TARGETS
-        );
+        let code_root = "/opt/clawc";
+        assert!(crate::build::contract::CODE_INSIDE.starts_with(&format!("{code_root}/")));
+        let runtime_and_code: Vec<&str> = claw_runtime::policy::RESERVED_TARGETS
+            .iter()
+            .copied()
+            .chain([code_root])
+            .collect();
+        assert_eq!(spec_lang::RESERVED_MOUNT_TARGETS, runtime_and_code);
         let probes = [
             "/run",
             "/etc",
@@ -314,16 +320,20 @@ mod tests {
             "/data",
             "/run/user",
             "/srv/app",
+            "/opt",
+            "/opt/clawc/integration/generated",
         ];
-        for target in claw_runtime::policy::RESERVED_TARGETS.iter().chain(&probes) {
+        for target in spec_lang::RESERVED_MOUNT_TARGETS.iter().chain(&probes) {
             let spec = MINIMAL.replace(
                 "  target python\n",
                 &format!("  target python\n  filesystem {{\n    mount \"/srv/x\" at \"{target}\" ro\n  }}\n"),
             );
             let checked = spec_lang::check("minimal", &spec, &spec_lang::NoFiles);
             let refused_by_language = checked.has_errors();
-            let refused_by_runtime =
-                claw_runtime::policy::reserved_conflict(std::path::Path::new(target)).is_some();
+            let path = std::path::Path::new(target);
+            let refused_by_runtime = claw_runtime::policy::reserved_conflict(path).is_some()
+                || path.starts_with(code_root)
+                || std::path::Path::new(code_root).starts_with(path);
             assert_eq!(
                 refused_by_language, refused_by_runtime,
                 "{target}: {:?}",

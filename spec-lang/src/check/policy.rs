@@ -223,7 +223,8 @@ fn is_header_name(name: &str) -> bool {
 /// sandbox's plumbing (its init and egress socket under `/run/clawc`). A mount may be none of
 /// them, no ancestor of one (a mount at `/run` would hide `/run/clawc/init`, one at `/lib64` the
 /// dynamic loader) and nothing inside one but `/`. The runtime keeps the same list
-/// (`claw_runtime::policy::RESERVED_TARGETS`); a compiler test keeps the two equal.
+/// (`claw_runtime::policy::RESERVED_TARGETS`) but for `/opt/clawc`, where the compiler mounts the
+/// integration's code (the runtime does not know of it); a compiler test keeps them in step.
 pub const RESERVED_MOUNT_TARGETS: &[&str] = &[
     "/",
     "/usr",
@@ -238,6 +239,9 @@ pub const RESERVED_MOUNT_TARGETS: &[&str] = &[
     "/tmp",
     "/etc/ssl/certs",
     "/run/clawc",
+    // Where an integration's pinned code is mounted (read-only): a mount at or inside it
+    // would run something other than the tree that hashes to claw.lock.
+    "/opt/clawc",
 ];
 
 pub(super) fn check_mounts(ctx: &mut Ctx, filesystems: &[&ast::Filesystem]) -> Vec<ir::Mount> {

@@ -224,7 +224,7 @@ secret api_key { }
     CodeInfo {
         code: code::INVALID_MOUNT,
         title: "invalid mount path",
-        explanation: "Mount sources and targets must be absolute, normalised paths (no `.`, `..`, `//` or trailing `/`). The source may not be `/`. The target may not be, hide (as an ancestor) or lie inside a path the sandbox provides itself: `/`, `/usr`, `/bin`, `/sbin`, `/lib`, `/lib32`, `/lib64`, `/libx32`, `/proc`, `/dev`, `/tmp`, `/etc/ssl/certs`, `/run/clawc` (a mount at `/run` would hide the sandbox's init).
+        explanation: "Mount sources and targets must be absolute, normalised paths (no `.`, `..`, `//` or trailing `/`). The source may not be `/`. The target may not be, hide (as an ancestor) or lie inside a path the sandbox provides itself: `/`, `/usr`, `/bin`, `/sbin`, `/lib`, `/lib32`, `/lib64`, `/libx32`, `/proc`, `/dev`, `/tmp`, `/etc/ssl/certs`, `/run/clawc` (a mount at `/run` would hide the sandbox's init), `/opt/clawc` (the integration's own pinned code).
 
 ```claw
 filesystem { mount \"notes\" at \"/usr/notes\" ro }
