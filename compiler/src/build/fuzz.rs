@@ -3,7 +3,11 @@
 //! replayed HTTP and a fallback for every other request; see `docs/hardening.md`.
 
 pub mod inputs;
+pub mod judge;
 mod pattern;
+pub mod report;
 pub mod rng;
+pub mod run;
 mod schema;
+mod session;
 mod values;

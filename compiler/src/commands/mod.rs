@@ -4,6 +4,7 @@ mod build;
 pub(crate) mod check;
 mod explain;
 mod fmt;
+mod fuzz;
 mod init;
 pub(crate) mod sandbox;
 mod schema;
@@ -29,9 +30,27 @@ pub fn run(cli: Cli) -> i32 {
         Command::Explain { code } => explain::run(code.as_deref()),
         Command::Sandbox(SandboxCommand::Exec(args)) => sandbox::exec(args, global),
         Command::Build(args) => build::run(args, global),
-        Command::Verify { format, backend } => verify::run(format, backend, global),
-        Command::Test { names, backend } => verify::test(&names, backend, global),
+        Command::Verify {
+            format,
+            backend,
+            fuzz,
+            seed,
+        } => verify::run(format, backend, hardening(fuzz, seed), global),
+        Command::Test {
+            names,
+            backend,
+            fuzz,
+            seed,
+        } => verify::test(&names, backend, hardening(fuzz, seed), global),
     }
+}
+
+/// `--fuzz N [--seed S]` as a hardening run's options.
+fn hardening(count: Option<usize>, seed: Option<u64>) -> Option<crate::build::fuzz::run::Options> {
+    count.map(|count| crate::build::fuzz::run::Options {
+        count,
+        seed: fuzz::seed(seed),
+    })
 }
 
 /// How a walk over spec files went.

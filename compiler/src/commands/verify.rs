@@ -8,10 +8,12 @@ use std::path::Path;
 use serde_json::json;
 
 use super::build::read_lock;
+use super::fuzz;
 use super::sandbox::backend;
 use super::{error, note, print_stdout};
 use crate::build::acceptance::{self, ExampleResult};
 use crate::build::fingerprint::Cache;
+use crate::build::fuzz::run::Options;
 use crate::build::lock::{self, Entry};
 use crate::build::plan::{self, PlanError};
 use crate::build::project::Project;
@@ -26,7 +28,12 @@ struct Problem {
     message: String,
 }
 
-pub fn run(format: DiagnosticFormat, backend_choice: Backend, global: &Global) -> i32 {
+pub fn run(
+    format: DiagnosticFormat,
+    backend_choice: Backend,
+    hardening: Option<Options>,
+    global: &Global,
+) -> i32 {
     with_runtime(async {
         let project = match project(global) {
             Ok(project) => project,
@@ -131,6 +138,13 @@ pub fn run(format: DiagnosticFormat, backend_choice: Backend, global: &Global) -
                     message: e.to_string(),
                 }),
             }
+        }
+        if let Some(options) = hardening {
+            let found = fuzz::verify(sandbox.as_ref(), &project, &runnable, options, global).await;
+            problems.extend(found.into_iter().map(|f| Problem {
+                file: f.file,
+                message: f.message,
+            }));
         }
         if problems.is_empty() {
             let examples: usize = results.iter().map(|(_, r)| r.len()).sum();
@@ -266,7 +280,12 @@ fn finish(
     }
 }
 
-pub fn test(names: &[String], backend_choice: Backend, global: &Global) -> i32 {
+pub fn test(
+    names: &[String],
+    backend_choice: Backend,
+    hardening: Option<Options>,
+    global: &Global,
+) -> i32 {
     with_runtime(async {
         let project = match project(global) {
             Ok(project) => project,
@@ -295,6 +314,7 @@ pub fn test(names: &[String], backend_choice: Backend, global: &Global) -> i32 {
         };
         let (mut passed, mut failed) = (0, 0);
         let mut code = exit::OK;
+        let mut pins = Vec::new();
         for (name, path) in &specs {
             let Some(entry) = lock.integration.get(name) else {
                 if !names.is_empty() {
@@ -338,8 +358,16 @@ pub fn test(names: &[String], backend_choice: Backend, global: &Global) -> i32 {
                     code = exit::FAILURE;
                 }
             }
+            if hardening.is_some() {
+                pins.push((name.clone(), loaded));
+            }
         }
         note(global, format!("{passed} passed, {failed} failed"));
+        if let Some(options) = hardening {
+            if !fuzz::test(sandbox.as_ref(), &project, &pins, options, global).await {
+                code = exit::FAILURE;
+            }
+        }
         code
     })
 }
