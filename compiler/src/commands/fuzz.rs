@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use claw_runtime::Sandbox;
 
-use super::{error, note, print_stdout};
+use super::{error, note, plural, print_stdout};
 use crate::build::fuzz::report::{self, failure_text, tool_line};
 use crate::build::fuzz::rng::Rng;
 use crate::build::fuzz::run::{self, Options, Report, Target};
@@ -145,8 +145,11 @@ fn totals(reports: &[Report]) -> String {
         elapsed += tool.elapsed;
     }
     format!(
-        "hardening run: {count} tools, {calls} calls, {failures} failures; {starts} sandbox \
-         starts took {:.2}s of {:.2}s",
+        "hardening run: {}, {}, {}; {} took {:.2}s of {:.2}s",
+        plural(count, "tool"),
+        plural(calls, "call"),
+        plural(failures, "failure"),
+        plural(starts, "sandbox start"),
         start_time.as_secs_f64(),
         elapsed.as_secs_f64()
     )

@@ -422,8 +422,11 @@ impl Generator<'_> {
                 }
             }
             Size::Random => {
-                let most = cap.min(min + 24);
-                min + self.rng.index(most - min + 1)
+                // Never empty where something longer is allowed: the empty string is a
+                // boundary of its own, and an ordinary value should not be an edge.
+                let least = if cap >= 1 { min.max(1) } else { min };
+                let most = cap.min(least + 24);
+                least + self.rng.index(most - least + 1)
             }
         };
         let text = values::random_string(&mut self.rng, length);
@@ -557,10 +560,26 @@ impl Generator<'_> {
         found
     }
 
+    /// The required properties only, each an ordinary (random) value: the base that one
+    /// property at a time is varied on, so a case differs from the ordinary in one place.
+    fn typical(&mut self, flat: &Flat, depth: u32) -> Option<Map<String, Value>> {
+        let mut object = Map::new();
+        for name in flat.required.clone() {
+            let Some(schema) = flat.property(&name) else {
+                continue;
+            };
+            let value = self.random(&self.flat(&schema), depth + 1)?;
+            object.insert(name, value);
+        }
+        self.required_only_elsewhere(flat, &mut object, depth)?;
+        Some(object)
+    }
+
     fn object_boundaries(&mut self, flat: &Flat, depth: u32) -> Labelled {
         let Some(Value::Object(minimal)) = self.minimal(flat, depth) else {
             return Vec::new();
         };
+        let base = self.typical(flat, depth).unwrap_or_else(|| minimal.clone());
         let mut found = vec![(
             "only the required properties, each minimal".to_owned(),
             Value::Object(minimal.clone()),
@@ -585,7 +604,7 @@ impl Generator<'_> {
         if complete && full.len() > minimal.len() {
             found.push(("every property".to_owned(), Value::Object(full)));
         }
-        // Each property at each of its edges, the others minimal; taken round-robin so that
+        // Each property at each of its edges, the others ordinary; taken round-robin so that
         // every property gets its first edges before any gets its last.
         let mut lists: Vec<Labelled> = Vec::new();
         for (name, _) in flat.properties.clone() {
@@ -597,7 +616,7 @@ impl Generator<'_> {
                 .boundaries(&property, depth + 1)
                 .into_iter()
                 .map(|(what, value)| {
-                    let mut object = minimal.clone();
+                    let mut object = base.clone();
                     object.insert(name.clone(), value);
                     (format!("/{name}: {what}"), Value::Object(object))
                 })
@@ -772,7 +791,7 @@ impl Generator<'_> {
     }
 
     fn object_invalids(&mut self, flat: &Flat, depth: u32) -> Labelled {
-        let Some(Value::Object(minimal)) = self.minimal(flat, depth) else {
+        let Some(minimal) = self.typical(flat, depth) else {
             return Vec::new();
         };
         let mut found = Vec::new();
@@ -1026,8 +1045,13 @@ mod tests {
                 .position(|c| c.value == value && c.kind == Kind::Boundary)
         };
         let empty = boundary(json!({"text": ""})).expect("the empty string");
-        let large = boundary(json!({"text": "", "n": u64::MAX})).expect("the largest u64");
+        let large = cases
+            .iter()
+            .position(|c| c.kind == Kind::Boundary && c.value["n"] == json!(u64::MAX))
+            .expect("the largest u64");
         assert!(empty < 20 && large < 40, "{empty} {large}");
+        // Varying one property leaves the others ordinary, not at their own edges.
+        assert_ne!(cases[large].value["text"], json!(""), "{:?}", cases[large]);
         let first_random = cases.iter().position(|c| c.kind == Kind::Valid);
         let last_boundary = cases.iter().rposition(|c| c.kind == Kind::Boundary);
         assert!(first_random.is_none_or(|r| last_boundary.is_some_and(|b| b < r)));
