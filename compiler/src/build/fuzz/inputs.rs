@@ -305,7 +305,7 @@ impl Generator<'_> {
                 .unwrap_or(Value::Bool(true));
             let item_flat = self.flat(&schema);
             // The first minimal item is the minimal one; later ones must differ when unique.
-            let item = if minimal && !(flat.unique && !items.is_empty()) {
+            let item = if minimal && (items.is_empty() || !flat.unique) {
                 self.minimal(&item_flat, depth + 1)?
             } else {
                 self.random(&item_flat, depth + 1)?
@@ -869,7 +869,7 @@ fn item_bounds(flat: &Flat) -> Option<(u64, u64)> {
 /// The integers the numeric bounds allow, either side open.
 fn integer_range(flat: &Flat) -> (Option<i128>, Option<i128>) {
     // Bounds past ±2^100 are as good as open, and keep the arithmetic in range.
-    let whole = |f: f64| (f.abs() < 1e30).then(|| f as i128);
+    let whole = |f: f64| (f.abs() < 1e30).then_some(f as i128);
     let lo = [
         flat.minimum.and_then(|m| whole(m.ceil())),
         flat.exclusive_minimum

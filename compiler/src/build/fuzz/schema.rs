@@ -335,11 +335,9 @@ fn merge_keyword(flat: &mut Flat, key: &str, value: &Value) {
         "exclusiveMaximum" => {
             flat.exclusive_maximum = tighter(flat.exclusive_maximum, number, f64::min);
         }
-        "multipleOf" => {
-            // Two different steps rarely have a simple common multiple; keep the first.
-            if number.is_some_and(|n| n > 0.0) && flat.multiple_of.is_none() {
-                flat.multiple_of = number;
-            }
+        // Two different steps rarely have a simple common multiple; the first is kept.
+        "multipleOf" if number.is_some_and(|n| n > 0.0) && flat.multiple_of.is_none() => {
+            flat.multiple_of = number;
         }
         "items" => {
             flat.items = Some(match flat.items.take() {
