@@ -19,8 +19,10 @@ export CLAWC_SANDBOX_INIT="$PWD/target/release/claw-sandbox-init"
 # The claude-code generator's CLI, as scripts/setup.sh installed it.
 export CLAWC_CLAUDE="$PWD/.cache/claude-code/node_modules/@anthropic-ai/claude-code/bin/claude.exe"
 
-echo "== clawc verify: every pinned integration in golden/ against claw.lock, every example re-run"
-target/release/clawc verify
+echo "== clawc verify --fuzz 200: every pin against claw.lock, every example re-run, then a hardening run"
+# A fresh seed each run (printed; a failure's reproduce line names it). About 15 s more than a
+# plain verify on 2 cores: 24 tools x 200 inputs, one sandbox per tool.
+target/release/clawc verify --fuzz 200
 
 echo "== cgroup v2 in a qemu VM (this machine's cgroups are hybrid; software emulation, budget 480 s)"
 scripts/cgroup-v2-vm.sh --clawc "$PWD/target/release/clawc"

@@ -12,8 +12,16 @@
 //!    The same with `claude-code` (the real CLI, `CLAWC_CLAUDE`) when it is installed, and what
 //!    the generator's sandbox adds to starting it.
 //!
+//! 4. `clawc verify` over the bundled project (the repository's `specs/` and `golden/`): the
+//!    total, and the share spent starting sandboxes. verify starts one fresh sandbox per
+//!    example; one start is timed as `clawc sandbox exec` of `/bin/true` under a comparable
+//!    policy (the egress proxy, a read-only mount, the specs' usual limits) less `clawc
+//!    --version` (the process's own start), and multiplied by the examples verify ran. Then
+//!    `clawc verify --fuzz 200` (seed 1) with the hardening run's own account of its sandbox
+//!    starts (spawn to the server's `initialize` answer, Python's start included).
+//!
 //! Prints a table; `CLAWC_BENCH_RUNS` sets the repetitions (default 7), `CLAWC_BENCH_SPECS`
-//! the corpus size (default 1,000).
+//! the corpus size (default 1,000); `CLAWC_BENCH_ONLY=verify` runs section 4 alone.
 #![allow(
     clippy::disallowed_methods,
     clippy::print_stdout,
@@ -24,17 +32,21 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-#[path = "../tests/it/echo.rs"]
-mod echo;
+mod common;
 #[path = "../tests/it/messages_api.rs"]
 mod messages_api;
 
-use echo::TOOLS_PY;
+use common::echo::TOOLS_PY;
+use common::{clawc, env_number, make_corpus, make_specs, median, ms};
 
 use messages_api::{Match, MessagesApi, Reply, Script};
 
 fn main() {
     let runs: usize = env_number("CLAWC_BENCH_RUNS", 7);
+    if std::env::var("CLAWC_BENCH_ONLY").is_ok_and(|only| only == "verify") {
+        bundled_verify(runs);
+        return;
+    }
     let count: usize = env_number("CLAWC_BENCH_SPECS", 1_000);
     let project = tempfile::tempdir().expect("tempdir");
     let root = project.path();
@@ -114,6 +126,83 @@ fn main() {
         }
         Err(_) => println!("claude-code: CLAWC_CLAUDE is not set; its rows are skipped"),
     }
+    bundled_verify(runs);
+}
+
+/// Section 4: `clawc verify` (and `--fuzz 200`) over the repository's own project.
+fn bundled_verify(runs: usize) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    // Each verify takes seconds; three runs give a median without taking minutes.
+    let runs = runs.min(3);
+    let mut examples = 0;
+    let verify = median(runs, || {
+        let start = Instant::now();
+        let out = clawc(&root, &["verify"]);
+        let elapsed = start.elapsed();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "verify: {stderr}");
+        // "verified 9 pinned integrations; 47 examples pass"
+        examples = stderr
+            .split("; ")
+            .nth(1)
+            .and_then(|rest| rest.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .expect("verify names the examples it ran");
+        elapsed
+    });
+    let mounted = tempfile::tempdir().expect("tempdir");
+    let mount = format!("{}:/opt/clawc/integration:ro", mounted.path().display());
+    let timed = |args: &[&str]| {
+        median(runs.max(7), || {
+            let start = Instant::now();
+            let out = clawc(&root, args);
+            assert!(
+                out.status.success(),
+                "{args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            start.elapsed()
+        })
+    };
+    let sandboxed = timed(&[
+        "sandbox",
+        "exec",
+        "--allow",
+        "api.example.com:443",
+        "--mount",
+        &mount,
+        "--memory",
+        "134217728",
+        "--pids",
+        "32",
+        "--",
+        "/bin/true",
+    ]);
+    let process = timed(&["--version"]);
+    let start = sandboxed.saturating_sub(process);
+    let starting = start * u32::try_from(examples).unwrap_or(u32::MAX);
+    println!(
+        "clawc verify, bundled project ({examples} examples, a fresh sandbox each): median {:.2} s; starting sandboxes {:.1} ms each ({:.1} ms exec of /bin/true less {:.1} ms process start) = {:.2} s, {:.0}% of it",
+        verify.as_secs_f64(),
+        ms(start),
+        ms(sandboxed),
+        ms(process),
+        starting.as_secs_f64(),
+        100.0 * starting.as_secs_f64() / verify.as_secs_f64()
+    );
+    let begin = Instant::now();
+    let out = clawc(&root, &["verify", "--fuzz", "200", "--seed", "1"]);
+    let fuzzed = begin.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "verify --fuzz 200: {stderr}");
+    let account = stderr
+        .lines()
+        .rfind(|line| line.starts_with("hardening run: ") && line.contains("sandbox start"))
+        .unwrap_or("(no account)");
+    println!(
+        "clawc verify --fuzz 200 --seed 1, bundled project: {:.2} s ({account})",
+        fuzzed.as_secs_f64()
+    );
 }
 
 /// The `anthropic` loop's script: write the code, then stop.
@@ -229,69 +318,4 @@ fn parallel_generation(generator: &str, env: &[(&str, &str)], script: fn(Script)
         one.as_secs_f64()
     );
     assert!(!api.saw_wrong_key(), "the scripted API saw a wrong key");
-}
-
-fn env_number(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
-}
-
-fn median(runs: usize, mut f: impl FnMut() -> Duration) -> Duration {
-    f(); // warm-up: page cache, the fingerprint cache's first write
-    let mut times: Vec<Duration> = (0..runs.max(1)).map(|_| f()).collect();
-    times.sort();
-    times[times.len() / 2]
-}
-
-fn clawc(root: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_clawc"))
-        .args(args)
-        .current_dir(root)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run clawc")
-}
-
-/// `count` copies of `clawc init`'s spec, renamed `echo_0000`…, unpinned.
-fn make_specs(root: &Path, count: usize) {
-    let init = clawc(root, &["init", "echo"]);
-    assert!(init.status.success());
-    let spec = std::fs::read_to_string(root.join("specs/echo.claw")).expect("spec");
-    std::fs::remove_file(root.join("specs/echo.claw")).expect("rm");
-    for i in 0..count {
-        let name = format!("echo_{i:04}");
-        let text = spec.replacen("integration echo ", &format!("integration {name} "), 1);
-        std::fs::write(root.join(format!("specs/{name}.claw")), text).expect("write spec");
-    }
-}
-
-/// `count` copies of `clawc init`'s spec, renamed, each with a hand-authored transcript of
-/// code that passes its examples.
-fn make_corpus(root: &Path, count: usize) {
-    make_specs(root, count);
-    for i in 0..count {
-        let name = format!("echo_{i:04}");
-        let golden = root.join("golden").join(&name);
-        std::fs::create_dir_all(&golden).expect("mkdir");
-        let records = [
-            serde_json::json!({"type": "start", "format": 1, "integration": name, "author": "hand",
-                "generator": "hand", "generator_version": "-", "model": "none",
-                "started": "2026-12-03T00:00:00Z"}),
-            serde_json::json!({"type": "attempt", "attempt": 1}),
-            serde_json::json!({"type": "file", "attempt": 1, "path": "generated/tools.py", "content": TOOLS_PY}),
-            serde_json::json!({"type": "result", "attempt": 1, "passed": true,
-                "usage": {"turns": 0, "input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0},
-                "python": "Python 3"}),
-            serde_json::json!({"type": "end", "accepted": true, "attempts": 1,
-                "finished": "2026-12-03T00:00:00Z"}),
-        ];
-        let text: String = records.iter().map(|r| format!("{r}\n")).collect();
-        std::fs::write(golden.join("transcript.jsonl"), text).expect("write transcript");
-    }
 }

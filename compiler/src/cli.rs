@@ -114,6 +114,13 @@ pub enum Command {
             requires = "require_signoff"
         )]
         signers_from: String,
+        /// Then a hardening run: each tool called N times with generated inputs (see
+        /// docs/hardening.md); its failures are problems.
+        #[arg(long, value_name = "N")]
+        fuzz: Option<usize>,
+        /// The hardening run's seed (default: a fresh one, printed).
+        #[arg(long, value_name = "S", requires = "fuzz")]
+        seed: Option<u64>,
     },
     /// Run the examples against the pinned artifacts; a result per example.
     Test {
@@ -121,6 +128,13 @@ pub enum Command {
         names: Vec<String>,
         #[arg(long, value_enum, default_value_t = Backend::Native)]
         backend: Backend,
+        /// Then a hardening run: each tool called N times with generated inputs (see
+        /// docs/hardening.md); a line per tool, each failure with its input.
+        #[arg(long, value_name = "N")]
+        fuzz: Option<usize>,
+        /// The hardening run's seed (default: a fresh one, printed).
+        #[arg(long, value_name = "S", requires = "fuzz")]
+        seed: Option<u64>,
     },
     /// What a change does to each integration, against a git revision: capabilities first
     /// (widening flagged, with the spec line), then the golden trees' code, then provenance.

@@ -22,11 +22,7 @@ pub enum Lifetime {
     /// `timeout` and `output` bound the run.
     Run,
     /// A long-lived server (an MCP server behind the gateway): its caller bounds each call, so
-    /// the sandbox itself has no wall timeout and no output cap.
-    #[allow(
-        dead_code,
-        reason = "the gateway's deployment lowers with it; tested here"
-    )]
+    /// the sandbox itself has no wall timeout and no output cap (a hardening run's sessions).
     Server,
 }
 

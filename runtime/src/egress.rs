@@ -54,4 +54,6 @@ pub enum EgressOutcome {
     Denied { reason: String },
     /// Replay mode: no fixture matched this request.
     Unmatched,
+    /// Replay with a fallback: no fixture matched, the fallback answered with this status.
+    Fallback { status: u16 },
 }

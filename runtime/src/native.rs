@@ -22,6 +22,7 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 
+use crate::egress::EgressEvent;
 use crate::init::plan::{InitPlan, InitStatus};
 use crate::init::InitExe;
 use crate::policy::Policy;
@@ -478,6 +479,13 @@ impl SandboxChild for NativeChild {
 
     fn unenforced(&self) -> &[Unenforced] {
         &self.unenforced
+    }
+
+    fn egress_so_far(&self) -> Vec<EgressEvent> {
+        self.egress
+            .as_ref()
+            .map(egress::Egress::events)
+            .unwrap_or_default()
     }
 
     async fn wait(&mut self) -> Result<ExitReport, SandboxError> {

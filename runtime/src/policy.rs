@@ -47,7 +47,10 @@ impl NetworkPolicy {
     /// Whether the sandbox needs the egress path at all.
     pub fn is_enabled(&self) -> bool {
         !self.allow.is_empty()
-            || matches!(self.mode, EgressMode::Replay(_))
+            || matches!(
+                self.mode,
+                EgressMode::Replay(_) | EgressMode::ReplayWithFallback { .. }
+            )
             || self.model_api.is_some()
     }
 }
@@ -137,6 +140,24 @@ pub enum EgressMode {
     Live,
     /// Serve these recorded responses; anything unmatched is refused and reported.
     Replay(Vec<Fixture>),
+    /// Serve these recorded responses; answer anything unmatched (but allowed) with the next of
+    /// `fallback` in turn, as an upstream that knows nothing of the request would, recorded as
+    /// [`crate::egress::EgressOutcome::Fallback`]. Hardening runs use it: generated inputs make
+    /// requests no fixture recorded, and the code must cope with the upstream's 404s and 500s.
+    /// Everything a plain replay refuses is refused here too.
+    ReplayWithFallback {
+        fixtures: Vec<Fixture>,
+        /// Used in turn, from the first; empty is a plain [`EgressMode::Replay`].
+        fallback: Vec<FallbackResponse>,
+    },
+}
+
+/// A canned answer to any request replay has no fixture for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FallbackResponse {
+    pub status: u16,
+    pub content_type: Option<String>,
+    pub body: Vec<u8>,
 }
 
 /// A recorded HTTP exchange for replay mode.

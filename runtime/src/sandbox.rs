@@ -152,6 +152,10 @@ pub trait SandboxChild: Send {
     fn take_stderr(&mut self) -> Option<BoxedRead>;
     /// Limits this run could not enforce (also logged as warnings by the backend).
     fn unenforced(&self) -> &[Unenforced];
+    /// Every request the egress proxy has seen so far, while the program runs: a long-lived
+    /// server's caller attributes them to its calls in turn. [`ExitReport::egress`] holds them
+    /// all at the end; after `wait` this is empty.
+    fn egress_so_far(&self) -> Vec<EgressEvent>;
     /// Wait for the end (enforcing the wall timeout), tear everything down — no process of the
     /// sandbox outlives this — and report.
     async fn wait(&mut self) -> Result<ExitReport, SandboxError>;

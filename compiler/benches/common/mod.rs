@@ -6,7 +6,7 @@ use std::process::Command;
 use std::time::Duration;
 
 #[path = "../../tests/it/echo.rs"]
-mod echo;
+pub mod echo;
 
 pub fn env_number(name: &str, default: usize) -> usize {
     std::env::var(name)

@@ -210,7 +210,7 @@ pub async fn run_one(
     })
 }
 
-fn code_path(relative: &str) -> String {
+pub fn code_path(relative: &str) -> String {
     format!("{CODE_INSIDE}/{relative}")
 }
 
@@ -226,11 +226,7 @@ fn policy(
         .map_err(|e| format!("config: {e}"))?;
     let mut policy =
         lower::policy(spec, &config, &ExampleSecrets, Lifetime::Run).map_err(|e| e.to_string())?;
-    for mount in &mut policy.mounts {
-        if let Some(dir) = seeded.dirs.get(&mount.target) {
-            mount.source = dir.path().to_owned();
-        }
-    }
+    seeded.back(&mut policy);
     policy.mounts.push(Mount {
         source: tree.to_owned(),
         target: PathBuf::from(CODE_INSIDE),
@@ -374,7 +370,7 @@ pub fn schema_problem(schema: &Value, value: &Value) -> Option<String> {
     (!problems.is_empty()).then(|| problems.join("; "))
 }
 
-fn shorten(text: &str, max: usize) -> String {
+pub fn shorten(text: &str, max: usize) -> String {
     if text.len() <= max {
         return text.to_owned();
     }
@@ -392,18 +388,26 @@ fn stderr_tail(stderr: &[u8]) -> String {
     lines[start..].join("\n")
 }
 
+/// What each mount holds before a run: mount target → relative path → contents.
+pub type MountFiles = BTreeMap<String, BTreeMap<String, String>>;
+
 /// A fresh folder behind each of the spec's mounts, seeded from `files ... before`.
-struct Seeded {
+pub struct Seeded {
     dirs: BTreeMap<PathBuf, tempfile::TempDir>,
 }
 
 impl Seeded {
     fn new(spec: &ir::Integration, example: &ir::Example) -> std::io::Result<Seeded> {
+        Seeded::with_files(spec, &example.files_before)
+    }
+
+    /// Fresh folders holding `files` (a hardening run seeds every example's files at once).
+    pub fn with_files(spec: &ir::Integration, files: &MountFiles) -> std::io::Result<Seeded> {
         let mut dirs = BTreeMap::new();
         for mount in &spec.mounts {
             let dir = tempfile::Builder::new().prefix("clawc-mount-").tempdir()?;
             let mut folders = vec![dir.path().to_owned()];
-            if let Some(files) = example.files_before.get(&mount.target) {
+            if let Some(files) = files.get(&mount.target) {
                 for (relative, contents) in files {
                     let path = dir.path().join(relative);
                     if let Some(parent) = path.parent() {
@@ -432,6 +436,15 @@ impl Seeded {
             dirs.insert(PathBuf::from(&mount.target), dir);
         }
         Ok(Seeded { dirs })
+    }
+
+    /// Points each of `policy`'s mounts at its seeded folder.
+    pub fn back(&self, policy: &mut Policy) {
+        for mount in &mut policy.mounts {
+            if let Some(dir) = self.dirs.get(&mount.target) {
+                mount.source = dir.path().to_owned();
+            }
+        }
     }
 
     /// How each mount named in `files ... after` differs from what it must hold.

@@ -7,6 +7,7 @@ pub mod claude_code;
 pub mod clock;
 pub mod contract;
 pub mod fingerprint;
+pub mod fuzz;
 pub mod generator;
 pub mod intake;
 pub mod lock;

@@ -5,6 +5,7 @@ pub(crate) mod check;
 mod diff;
 mod explain;
 mod fmt;
+mod fuzz;
 mod init;
 mod review;
 pub(crate) mod sandbox;
@@ -36,11 +37,18 @@ pub fn run(cli: Cli) -> i32 {
             backend,
             require_signoff,
             signers_from,
+            fuzz,
+            seed,
         } => {
             let signoff = require_signoff.then_some(signers_from.as_str());
-            verify::run(format, backend, signoff, global)
+            verify::run(format, backend, signoff, hardening(fuzz, seed), global)
         }
-        Command::Test { names, backend } => verify::test(&names, backend, global),
+        Command::Test {
+            names,
+            backend,
+            fuzz,
+            seed,
+        } => verify::test(&names, backend, hardening(fuzz, seed), global),
         Command::Diff {
             names,
             base,
@@ -51,6 +59,14 @@ pub fn run(cli: Cli) -> i32 {
             review::approve(&name, key.as_deref(), global)
         }
     }
+}
+
+/// `--fuzz N [--seed S]` as a hardening run's options.
+fn hardening(count: Option<usize>, seed: Option<u64>) -> Option<crate::build::fuzz::run::Options> {
+    count.map(|count| crate::build::fuzz::run::Options {
+        count,
+        seed: fuzz::seed(seed),
+    })
 }
 
 /// How a walk over spec files went.

@@ -8,10 +8,12 @@ use std::path::Path;
 use serde_json::json;
 
 use super::build::read_lock;
+use super::fuzz;
 use super::sandbox::backend;
 use super::{discover_project, error, note, print_stdout};
 use crate::build::acceptance::{self, ExampleResult};
 use crate::build::fingerprint::Cache;
+use crate::build::fuzz::run::Options;
 use crate::build::lock::{self, Entry, Lock};
 use crate::build::plan::{self, PlanError};
 use crate::build::project::Project;
@@ -32,11 +34,13 @@ struct Problem {
     message: String,
 }
 
-/// `signers_from`: with `--require-signoff`, the revision whose signers file is trusted.
+/// `signers_from`: with `--require-signoff`, the revision whose signers file is trusted;
+/// `hardening`: with `--fuzz`, the hardening run after the examples.
 pub fn run(
     format: DiagnosticFormat,
     backend_choice: Backend,
     signers_from: Option<&str>,
+    hardening: Option<Options>,
     global: &Global,
 ) -> i32 {
     with_runtime(async {
@@ -159,6 +163,14 @@ pub fn run(
                     line: None,
                 }),
             }
+        }
+        if let Some(options) = hardening {
+            let found = fuzz::verify(sandbox.as_ref(), &project, &runnable, options, global).await;
+            problems.extend(found.into_iter().map(|f| Problem {
+                file: f.file,
+                line: None,
+                message: f.message,
+            }));
         }
         if problems.is_empty() {
             let examples: usize = results.iter().map(|(_, r)| r.len()).sum();
@@ -387,7 +399,12 @@ fn finish(
     }
 }
 
-pub fn test(names: &[String], backend_choice: Backend, global: &Global) -> i32 {
+pub fn test(
+    names: &[String],
+    backend_choice: Backend,
+    hardening: Option<Options>,
+    global: &Global,
+) -> i32 {
     with_runtime(async {
         let project = match project(global) {
             Ok(project) => project,
@@ -416,6 +433,7 @@ pub fn test(names: &[String], backend_choice: Backend, global: &Global) -> i32 {
         };
         let (mut passed, mut failed) = (0, 0);
         let mut code = exit::OK;
+        let mut pins = Vec::new();
         for (name, path) in &specs {
             let Some(entry) = lock.integration.get(name) else {
                 if !names.is_empty() {
@@ -459,8 +477,16 @@ pub fn test(names: &[String], backend_choice: Backend, global: &Global) -> i32 {
                     code = exit::FAILURE;
                 }
             }
+            if hardening.is_some() {
+                pins.push((name.clone(), loaded));
+            }
         }
         note(global, format!("{passed} passed, {failed} failed"));
+        if let Some(options) = hardening {
+            if !fuzz::test(sandbox.as_ref(), &project, &pins, options, global).await {
+                code = exit::FAILURE;
+            }
+        }
         code
     })
 }

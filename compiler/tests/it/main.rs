@@ -11,6 +11,7 @@ mod build_anthropic;
 mod claude_code;
 mod cli;
 mod echo;
+mod fuzz;
 mod hostile;
 mod messages_api;
 mod review;

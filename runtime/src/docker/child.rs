@@ -27,6 +27,7 @@ use super::egress::EgressSession;
 use super::lifeline::Lifeline;
 use super::streams::{self, AttachedStdio};
 use super::{setup_error, Engine, ENGINE_TIMEOUT_SECS};
+use crate::egress::EgressEvent;
 use crate::init::plan::InitStatus;
 use crate::policy::Policy;
 use crate::sandbox::output::OutputBudget;
@@ -360,6 +361,13 @@ impl SandboxChild for DockerChild {
     /// e.g. a memory limit without swap accounting), and the layers a gVisor runtime replaces.
     fn unenforced(&self) -> &[Unenforced] {
         &self.unenforced
+    }
+
+    fn egress_so_far(&self) -> Vec<EgressEvent> {
+        self.egress
+            .as_ref()
+            .map(EgressSession::events)
+            .unwrap_or_default()
     }
 
     async fn wait(&mut self) -> Result<ExitReport, SandboxError> {

@@ -85,6 +85,11 @@ impl EgressSession {
         .collect()
     }
 
+    /// Every request the proxy has seen so far.
+    pub fn events(&self) -> Vec<EgressEvent> {
+        self.proxy.events()
+    }
+
     /// Stop serving and hand back every request the proxy saw.
     pub async fn finish(self) -> Vec<EgressEvent> {
         self.proxy.shutdown().await

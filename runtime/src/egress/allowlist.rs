@@ -36,6 +36,14 @@ impl NamePattern {
     }
 }
 
+impl HostPattern {
+    /// Whether this pattern lets a request to `host:port` through: the proxy's own rule, for
+    /// callers that sort the requests it refused.
+    pub fn allows(&self, host: &str, port: u16) -> bool {
+        port == self.port && NamePattern::parse(&self.host).matches(&normalize_host(host))
+    }
+}
+
 impl Allowlist {
     pub(crate) fn new(patterns: &[HostPattern]) -> Self {
         Self {
@@ -81,6 +89,27 @@ mod tests {
             port,
         })
         .is_ok()
+    }
+
+    #[test]
+    fn a_pattern_alone_allows_what_the_allowlist_does() {
+        for (pattern, host, port) in [
+            ("API.GitHub.com", "api.github.com.", 443),
+            ("*.x.com", "a.b.x.com", 443),
+            ("*.x.com", "x.com", 443),
+            ("api.github.com", "api.github.com", 80),
+        ] {
+            let one = HostPattern {
+                host: pattern.to_owned(),
+                port: 443,
+            };
+            let list = allowlist(&[(pattern, 443)]);
+            assert_eq!(
+                one.allows(host, port),
+                allows(&list, host, port),
+                "{pattern} {host}:{port}"
+            );
+        }
     }
 
     #[test]

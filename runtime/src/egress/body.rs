@@ -33,3 +33,18 @@ pub(crate) fn proxy_response(status: StatusCode, text: String) -> Response<Proxy
         .insert("x-clawc-egress", HeaderValue::from_static("proxy"));
     response
 }
+
+/// A recorded (or fallback) response as replay serves it, shaped as an upstream's (no proxy
+/// marker). Statuses and content types were validated when the proxy started.
+pub(crate) fn canned(
+    status: u16,
+    content_type: Option<&str>,
+    body: Vec<u8>,
+) -> Response<ProxyBody> {
+    let mut response = Response::new(full(body));
+    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+    if let Some(content_type) = content_type.and_then(|ct| HeaderValue::from_str(ct).ok()) {
+        response.headers_mut().insert(CONTENT_TYPE, content_type);
+    }
+    response
+}

@@ -2,20 +2,25 @@
 //! method, scheme, host, port, path and query (parameter order does not matter), and on the
 //! request body when the fixture records one — as JSON values when both sides are JSON, since
 //! clients serialise the same document differently (spacing, key order), byte for byte otherwise.
+//! With a fallback, a request no fixture matches gets the fallback's responses in turn.
 
 use std::io;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use hyper::header::HeaderValue;
 use hyper::{StatusCode, Uri};
 use percent_encoding::percent_decode_str;
 
-use crate::policy::Fixture;
+use crate::policy::{FallbackResponse, Fixture};
 
 use super::target::Target;
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub(crate) struct Replayer {
     fixtures: Vec<(RequestKey, Fixture)>,
+    fallback: Vec<FallbackResponse>,
+    /// How many fallback answers were given: the next one is `fallback[used % len]`.
+    used: AtomicUsize,
 }
 
 /// What identifies a request for matching.
@@ -69,17 +74,12 @@ impl RequestKey {
     }
 }
 
-/// A fixture the proxy could not serve faithfully fails when the proxy starts, not mid-run.
-fn validate_response(fixture: &Fixture) -> io::Result<()> {
-    let invalid = |what: String| {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("replay fixture {} {}: {what}", fixture.method, fixture.url),
-        )
-    };
-    StatusCode::from_u16(fixture.status)
-        .map_err(|_| invalid(format!("invalid status {}", fixture.status)))?;
-    if let Some(content_type) = &fixture.content_type {
+/// A response the proxy could not serve faithfully fails when the proxy starts, not mid-run.
+fn validate_response(what: &str, status: u16, content_type: Option<&String>) -> io::Result<()> {
+    let invalid =
+        |problem: String| io::Error::new(io::ErrorKind::InvalidInput, format!("{what}: {problem}"));
+    StatusCode::from_u16(status).map_err(|_| invalid(format!("invalid status {status}")))?;
+    if let Some(content_type) = content_type {
         HeaderValue::from_str(content_type)
             .map_err(|_| invalid(format!("invalid content type `{content_type}`")))?;
     }
@@ -93,8 +93,16 @@ fn decode(text: &str) -> String {
 }
 
 impl Replayer {
-    /// Fails on a fixture whose URL is not an absolute `http(s)://` URL.
-    pub(crate) fn new(fixtures: &[Fixture]) -> io::Result<Self> {
+    /// Fails on a fixture whose URL is not an absolute `http(s)://` URL, and on a response
+    /// (a fixture's or a fallback's) that cannot be served.
+    pub(crate) fn new(fixtures: &[Fixture], fallback: &[FallbackResponse]) -> io::Result<Self> {
+        for (at, response) in fallback.iter().enumerate() {
+            validate_response(
+                &format!("replay fallback response {}", at + 1),
+                response.status,
+                response.content_type.as_ref(),
+            )?;
+        }
         let fixtures = fixtures
             .iter()
             .map(|fixture| {
@@ -109,14 +117,32 @@ impl Replayer {
                             format!("replay fixture URL `{}`: {err}", fixture.url),
                         )
                     })?;
-                validate_response(fixture)?;
+                validate_response(
+                    &format!("replay fixture {} {}", fixture.method, fixture.url),
+                    fixture.status,
+                    fixture.content_type.as_ref(),
+                )?;
                 Ok((
                     RequestKey::new(&fixture.method, &target, &[]),
                     fixture.clone(),
                 ))
             })
             .collect::<io::Result<_>>()?;
-        Ok(Self { fixtures })
+        Ok(Self {
+            fixtures,
+            fallback: fallback.to_vec(),
+            used: AtomicUsize::new(0),
+        })
+    }
+
+    /// The answer to a request no fixture matches, when there is a fallback: its responses in
+    /// turn, so one run sees each of them.
+    pub(crate) fn fallback(&self) -> Option<&FallbackResponse> {
+        if self.fallback.is_empty() {
+            return None;
+        }
+        let turn = self.used.fetch_add(1, Ordering::Relaxed);
+        self.fallback.get(turn % self.fallback.len())
     }
 
     /// The fixture for this request, if one matches. `ignored_params` are query parameters the
@@ -176,7 +202,7 @@ mod tests {
     #[test]
     fn query_order_and_encoding_do_not_matter_but_values_do() {
         let replayer =
-            Replayer::new(&[fixture("https://a.test/x?b=2&a=hello%20world", 200)]).unwrap();
+            Replayer::new(&[fixture("https://a.test/x?b=2&a=hello%20world", 200)], &[]).unwrap();
         assert!(replayer
             .find(
                 "get",
@@ -203,7 +229,7 @@ mod tests {
         let mut post = fixture("https://a.test/x", 201);
         post.method = "POST".to_owned();
         post.request_body = Some(br#"{"body":"hi","labels":["a"]}"#.to_vec());
-        let replayer = Replayer::new(&[post]).unwrap();
+        let replayer = Replayer::new(&[post], &[]).unwrap();
         let find = |body: &[u8]| replayer.find("POST", &target("https://a.test/x"), body, &[]);
         assert!(find(br#"{"labels": ["a"], "body": "hi"}"#).is_some());
         assert!(find(br#"{"body":"hi","labels":["b"]}"#).is_none());
@@ -214,7 +240,28 @@ mod tests {
 
     #[test]
     fn unservable_fixtures_fail_at_start() {
-        assert!(Replayer::new(&[fixture("https://a.test/", 1000)]).is_err());
-        assert!(Replayer::new(&[fixture("/relative", 200)]).is_err());
+        assert!(Replayer::new(&[fixture("https://a.test/", 1000)], &[]).is_err());
+        assert!(Replayer::new(&[fixture("/relative", 200)], &[]).is_err());
+        let bad_fallback = FallbackResponse {
+            status: 99,
+            content_type: None,
+            body: Vec::new(),
+        };
+        assert!(Replayer::new(&[], &[bad_fallback]).is_err());
+    }
+
+    #[test]
+    fn the_fallback_answers_in_turn_and_only_when_there_is_one() {
+        let canned = |status| FallbackResponse {
+            status,
+            content_type: None,
+            body: Vec::new(),
+        };
+        let replayer = Replayer::new(&[], &[canned(404), canned(500)]).unwrap();
+        let statuses: Vec<u16> = (0..5)
+            .filter_map(|_| replayer.fallback().map(|r| r.status))
+            .collect();
+        assert_eq!(statuses, [404, 500, 404, 500, 404]);
+        assert!(Replayer::new(&[], &[]).unwrap().fallback().is_none());
     }
 }

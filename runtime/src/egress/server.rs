@@ -12,9 +12,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
-use hyper::header::{
-    HeaderMap, HeaderName, HeaderValue, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, HOST,
-};
+use hyper::header::{HeaderMap, HeaderName, HeaderValue, CONNECTION, CONTENT_LENGTH, HOST};
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode, Uri, Version};
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -27,7 +25,7 @@ use crate::policy::{EgressMode, NetworkPolicy};
 
 use super::address::AddressVetter;
 use super::allowlist::Allowlist;
-use super::body::{empty, full, proxy_response, BoxError, ProxyBody};
+use super::body::{canned, empty, full, proxy_response, BoxError, ProxyBody};
 use super::events::EventLog;
 use super::idle::IdleTimeout;
 use super::relay::Relay;
@@ -141,7 +139,10 @@ impl EgressProxy {
         let secrets = Arc::new(Secrets::new(&rules).map_err(invalid)?);
         let mode = match &policy.mode {
             EgressMode::Live => Mode::Live,
-            EgressMode::Replay(fixtures) => Mode::Replay(Replayer::new(fixtures)?),
+            EgressMode::Replay(fixtures) => Mode::Replay(Replayer::new(fixtures, &[])?),
+            EgressMode::ReplayWithFallback { fixtures, fallback } => {
+                Mode::Replay(Replayer::new(fixtures, fallback)?)
+            }
         };
         let limits = options.limits;
         let upstream = Upstream::new(
@@ -489,6 +490,21 @@ impl Shared {
         let path = Some(target.path_and_query.as_str());
         let injected = self.secrets.injected_query_names(endpoint);
         let Some(fixture) = replayer.find(method.as_str(), target, body, &injected) else {
+            if let Some(fallback) = replayer.fallback() {
+                self.record(
+                    method,
+                    Some(endpoint),
+                    path,
+                    EgressOutcome::Fallback {
+                        status: fallback.status,
+                    },
+                );
+                return canned(
+                    fallback.status,
+                    fallback.content_type.as_deref(),
+                    fallback.body.clone(),
+                );
+            }
             self.record(method, Some(endpoint), path, EgressOutcome::Unmatched);
             return proxy_response(
                 StatusCode::BAD_GATEWAY,
@@ -506,17 +522,11 @@ impl Shared {
                 status: fixture.status,
             },
         );
-        let mut response = Response::new(full(fixture.body.clone()));
-        *response.status_mut() =
-            StatusCode::from_u16(fixture.status).unwrap_or(StatusCode::BAD_GATEWAY);
-        if let Some(content_type) = fixture
-            .content_type
-            .as_deref()
-            .and_then(|ct| HeaderValue::from_str(ct).ok())
-        {
-            response.headers_mut().insert(CONTENT_TYPE, content_type);
-        }
-        response
+        canned(
+            fixture.status,
+            fixture.content_type.as_deref(),
+            fixture.body.clone(),
+        )
     }
 
     async fn forward_live(

@@ -48,6 +48,11 @@ impl Egress {
         self.proxy.relay_socket()
     }
 
+    /// Every request the proxy has seen so far.
+    pub fn events(&self) -> Vec<EgressEvent> {
+        self.proxy.events()
+    }
+
     /// Stops the proxy and returns everything it saw.
     pub async fn shutdown(self) -> Vec<EgressEvent> {
         let events = self.proxy.shutdown().await;

@@ -12,6 +12,7 @@ use super::{
     BoxedRead, BoxedWrite, ExitReport, ExitStatus, Sandbox, SandboxChild, SandboxCommand,
     SandboxError, Unenforced,
 };
+use crate::egress::EgressEvent;
 use crate::policy::Policy;
 
 /// What one scripted run prints and how it ends.
@@ -123,6 +124,11 @@ impl SandboxChild for FakeChild {
 
     fn unenforced(&self) -> &[Unenforced] {
         &self.unenforced
+    }
+
+    /// The scripted report's requests, as if all were made before the first look.
+    fn egress_so_far(&self) -> Vec<EgressEvent> {
+        self.report.egress.clone()
     }
 
     async fn wait(&mut self) -> Result<ExitReport, SandboxError> {

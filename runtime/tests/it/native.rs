@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use claw_runtime::egress::EgressOutcome;
 use claw_runtime::native::NativeSandbox;
-use claw_runtime::policy::{Mount, Policy};
+use claw_runtime::policy::{EgressMode, FallbackResponse, Mount, Policy};
 use claw_runtime::sandbox::{ExitReport, ExitStatus, LimitKind, Sandbox, SandboxCommand, Stdio};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
 use super::support::require;
 
@@ -453,6 +453,103 @@ print("ca", ssl.create_default_context().cert_store_stats()["x509_ca"] > 0)
             .any(|(path, outcome)| path.as_deref() == Some("/other")
                 && *outcome == EgressOutcome::Unmatched),
         "{outcomes:?}"
+    );
+}
+
+/// Replay with a fallback: recorded fixtures first, then the fallback's responses in turn as an
+/// upstream's (no proxy marker), recorded as such; hosts outside the allowlist are still refused;
+/// and the caller sees each request while the program is still running.
+#[tokio::test]
+async fn replay_with_a_fallback_answers_in_turn_and_shows_requests_as_they_happen() {
+    let Some(sandbox) = sandbox() else { return };
+    let mut policy = super::support::replay_one(
+        "api.example.test",
+        "http://api.example.test/hello",
+        b"hi from replay",
+    );
+    let EgressMode::Replay(fixtures) = policy.network.mode.clone() else {
+        unreachable!("replay_one replays")
+    };
+    let canned = |status, body: &[u8]| FallbackResponse {
+        status,
+        content_type: Some("application/json".to_owned()),
+        body: body.to_vec(),
+    };
+    policy.network.mode = EgressMode::ReplayWithFallback {
+        fixtures,
+        fallback: vec![canned(404, b"{\"e\":404}"), canned(500, b"{\"e\":500}")],
+    };
+    let script = r#"
+import sys, urllib.request, urllib.error
+def get(url):
+    try:
+        r = urllib.request.urlopen(url, timeout=5)
+        return "%d %s" % (r.status, r.read().decode())
+    except urllib.error.HTTPError as e:
+        return "%d %s %s" % (e.code, e.read().decode().strip(), e.headers.get("x-clawc-egress"))
+for line in sys.stdin:
+    print(get(line.strip()), flush=True)
+"#;
+    let mut command = SandboxCommand::new("python3", python(script));
+    command.stdin = Stdio::Piped;
+    let mut child = sandbox.spawn(command, &policy).await.expect("spawn");
+    let mut stdin = child.take_stdin().expect("stdin piped");
+    let mut stdout = BufReader::new(child.take_stdout().expect("stdout piped"));
+    let mut answers = Vec::new();
+    let mut seen = Vec::new();
+    for url in [
+        "http://api.example.test/hello",
+        "http://api.example.test/a",
+        "http://api.example.test/b",
+        "http://api.example.test/c",
+        "http://elsewhere.test/",
+    ] {
+        stdin
+            .write_all(format!("{url}\n").as_bytes())
+            .await
+            .unwrap();
+        let mut line = String::new();
+        stdout.read_line(&mut line).await.unwrap();
+        answers.push(line.trim().to_owned());
+        seen.push(child.egress_so_far().len());
+    }
+    drop(stdin);
+    let report = child.wait().await.expect("wait");
+    assert_eq!(
+        answers[..4],
+        [
+            "200 hi from replay",
+            "404 {\"e\":404} None",
+            "500 {\"e\":500} None",
+            "404 {\"e\":404} None",
+        ]
+    );
+    assert!(
+        answers[4].starts_with("403 ") && answers[4].ends_with(" proxy"),
+        "{answers:?}"
+    );
+    assert_eq!(
+        seen,
+        [1, 2, 3, 4, 5],
+        "one more request seen after each answer"
+    );
+    let outcomes: Vec<_> = report.egress.iter().map(|e| e.outcome.clone()).collect();
+    assert_eq!(
+        outcomes[..4],
+        [
+            EgressOutcome::Replayed { status: 200 },
+            EgressOutcome::Fallback { status: 404 },
+            EgressOutcome::Fallback { status: 500 },
+            EgressOutcome::Fallback { status: 404 },
+        ]
+    );
+    assert!(
+        matches!(outcomes[4], EgressOutcome::Denied { .. }),
+        "{outcomes:?}"
+    );
+    assert!(
+        child.egress_so_far().is_empty(),
+        "after wait the report has them"
     );
 }
 
