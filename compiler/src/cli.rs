@@ -81,7 +81,7 @@ pub enum Command {
     },
     /// Create a new spec that passes `clawc check`.
     Init {
-        /// The integration's name (lowercase letters, digits and `_`).
+        /// The integration's name (lowercase letters, digits and single `_`s).
         name: String,
         /// Where to put it.
         #[arg(long, default_value = "specs")]

@@ -102,6 +102,8 @@ fn check_integration(
         );
     }
 
+    no_separator(ctx, "integration", name);
+
     let items = metadata::Items::collect(ctx, integration);
     let meta = metadata::check(ctx, &items, name.span);
 
@@ -225,6 +227,29 @@ fn warn_unused(
 }
 
 /// E0015 for `name` defined again at `span`.
+/// The gateway names a tool `<integration>__<tool>`; with no `__` inside either name, that
+/// splits back one way only.
+fn no_separator(ctx: &mut Ctx, kind: &str, name: &ast::Ident) {
+    if name.node.contains("__") {
+        ctx.report(
+            Diagnostic::error(
+                code::RESERVED_SEPARATOR,
+                format!("{kind} name `{}` contains `__`", name.node),
+                name.span,
+            )
+            .with_label("`__` separates the integration from the tool in the gateway's tool names")
+            .with_help(format!(
+                "use a single `_`: `{}`",
+                name.node
+                    .split('_')
+                    .filter(|part| !part.is_empty())
+                    .collect::<Vec<_>>()
+                    .join("_")
+            )),
+        );
+    }
+}
+
 fn duplicate(kind: &str, name: &str, span: Span, first: Span) -> Diagnostic {
     Diagnostic::error(
         code::DUPLICATE_NAME,

@@ -58,13 +58,14 @@ fn valid_name(name: &str) -> bool {
     let mut chars = name.chars();
     chars.next().is_some_and(|c| c.is_ascii_lowercase())
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && !name.contains("__")
         && name.len() <= MAX_NAME
 }
 
 pub fn run(name: &str, dir: &Path, global: &Global) -> i32 {
     if !valid_name(name) {
         error(format!(
-            "invalid integration name `{name}`: use lowercase letters, digits and `_`, starting with a letter (at most {MAX_NAME})"
+            "invalid integration name `{name}`: use lowercase letters, digits and single `_`s, starting with a letter (at most {MAX_NAME})"
         ));
         return exit::USAGE;
     }

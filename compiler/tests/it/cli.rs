@@ -134,6 +134,14 @@ fn init_rejects_bad_names() {
             clawc().current_dir(dir.path()).args(["init", "My-API"])
         );
     });
+    // `__` would make the gateway's `<integration>__<tool>` ambiguous (E0048).
+    let double = clawc()
+        .current_dir(dir.path())
+        .args(["init", "my__api"])
+        .output()
+        .expect("run");
+    assert_eq!(double.status.code(), Some(2));
+    assert!(!dir.path().join("specs/my__api.claw").exists());
 }
 
 #[test]

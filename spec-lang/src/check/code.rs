@@ -38,6 +38,7 @@ pub(crate) const UNKNOWN_MOUNT: &str = "E0044";
 pub(crate) const READ_ONLY_AFTER: &str = "E0045";
 pub(crate) const INVALID_FILE_PATH: &str = "E0046";
 pub(crate) const FILES_TOO_LARGE: &str = "E0047";
+pub(crate) const RESERVED_SEPARATOR: &str = "E0048";
 
 pub(crate) const TOOL_WITHOUT_EXAMPLE: &str = "W0001";
 pub(crate) const WRITABLE_MOUNT: &str = "W0002";

@@ -60,6 +60,7 @@ pub(super) fn check_tools<'a>(
         if !seen.first(ctx, &tool.name.node, tool.name.span) {
             continue;
         }
+        super::no_separator(ctx, "tool", &tool.name);
         let checked = check_tool(ctx, types, validation, tool, default_timeout_ms);
         out.insert(tool.name.node.clone(), checked);
     }

@@ -500,6 +500,20 @@ files \"/notes\" before {
 ",
     },
     CodeInfo {
+        code: code::RESERVED_SEPARATOR,
+        title: "a name contains `__`",
+        explanation: "The gateway serves every tool as `<integration>__<tool>`. An integration or tool name with `__` inside would make that name ambiguous (`a__b__c` could be `a` + `b__c` or `a__b` + `c`), so neither may contain it.
+
+```claw
+integration github__issues {
+  tool list__open { ... }
+}
+```
+
+**Fix:** Use single underscores: `github_issues`, `list_open`.
+",
+    },
+    CodeInfo {
         code: code::TOOL_WITHOUT_EXAMPLE,
         title: "a tool has no example",
         explanation: "Examples are the acceptance tests of the generated code: a tool without one is generated untested. (Warning.)
