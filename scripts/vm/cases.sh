@@ -217,7 +217,10 @@ case_cpu() {
         } >"$work/sample"
     ) &
     local sampler=$!
-    clawc_run --cpu 0.2 -- python3 -c "$CPU_PROG"
+    # A wall limit of its own: under software emulation at a fifth of a CPU, python's start-up
+    # alone can take most of the default 30 s (a run was killed at 33 s); the case measures the
+    # quota, not the timeout.
+    clawc_run --cpu 0.2 --timeout 80 -- python3 -c "$CPU_PROG"
     wait "$sampler"
     if why=$(none_unenforced); then fail "$name" "$why"; return; fi
     local ratio max throttled
