@@ -1,9 +1,8 @@
 //! The egress path of one sandbox: an [`EgressProxy`] on a Unix socket in a private directory,
 //! which bubblewrap binds into the sandbox for init's bridge.
 
-use std::os::unix::fs::DirBuilderExt;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::egress::{EgressEvent, EgressProxy};
 use crate::policy::NetworkPolicy;
@@ -18,18 +17,14 @@ pub(crate) struct Egress {
 
 impl Egress {
     pub async fn start(policy: &NetworkPolicy) -> Result<Egress, SandboxError> {
-        static SEQUENCE: AtomicU64 = AtomicU64::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "clawc-egress-{}-{}",
-            std::process::id(),
-            SEQUENCE.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::DirBuilder::new()
-            .mode(0o700)
-            .create(&dir)
-            .map_err(|err| {
-                SandboxError::Setup(format!("egress socket directory {}: {err}", dir.display()))
-            })?;
+        // A random name, as the Docker backend's: a name made of our pid collides with the
+        // leftover of a killed clawc whose pid was the same (seen in CI: `File exists`).
+        let dir = tempfile::Builder::new()
+            .prefix("clawc-egress-")
+            .permissions(std::fs::Permissions::from_mode(0o700))
+            .tempdir()
+            .map_err(|err| SandboxError::Setup(format!("egress socket directory: {err}")))?
+            .keep();
         match EgressProxy::start(policy, &dir.join("egress.sock")).await {
             Ok(proxy) => Ok(Egress { proxy, dir }),
             Err(err) => {
