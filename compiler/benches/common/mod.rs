@@ -7,6 +7,8 @@ use std::time::Duration;
 
 #[path = "../../tests/it/echo.rs"]
 pub mod echo;
+#[path = "../../tests/it/hand.rs"]
+mod hand;
 
 pub fn env_number(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -56,19 +58,7 @@ pub fn make_corpus(root: &Path, count: usize) {
         let name = format!("echo_{i:04}");
         let golden = root.join("golden").join(&name);
         std::fs::create_dir_all(&golden).expect("mkdir");
-        let records = [
-            serde_json::json!({"type": "start", "format": 1, "integration": name, "author": "hand",
-                "generator": "hand", "generator_version": "-", "model": "none",
-                "started": "2026-12-03T00:00:00Z"}),
-            serde_json::json!({"type": "attempt", "attempt": 1}),
-            serde_json::json!({"type": "file", "attempt": 1, "path": "generated/tools.py", "content": echo::TOOLS_PY}),
-            serde_json::json!({"type": "result", "attempt": 1, "passed": true,
-                "usage": {"turns": 0, "input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0},
-                "python": "Python 3"}),
-            serde_json::json!({"type": "end", "accepted": true, "attempts": 1,
-                "finished": "2026-12-03T00:00:00Z"}),
-        ];
-        let text: String = records.iter().map(|r| format!("{r}\n")).collect();
+        let text = hand::hand_transcript(&name, &[("generated/tools.py", echo::TOOLS_PY)]);
         std::fs::write(golden.join("transcript.jsonl"), text).expect("write transcript");
     }
 }

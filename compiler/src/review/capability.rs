@@ -20,7 +20,8 @@ pub struct Capabilities {
     pub secrets: BTreeMap<String, SecretReach>,
     /// By target inside the sandbox.
     pub mounts: BTreeMap<String, MountReach>,
-    pub limits: LimitCaps,
+    /// The spec's limits as they are in the IR (base units).
+    pub limits: ir::Limits,
     pub tools: BTreeMap<String, ToolGate>,
 }
 
@@ -40,17 +41,6 @@ pub struct SecretReach {
 pub struct MountReach {
     pub source: String,
     pub writable: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LimitCaps {
-    pub memory_bytes: u64,
-    pub pids: u32,
-    pub cpu_millicores: u32,
-    pub timeout_ms: u64,
-    pub tmp_bytes: u64,
-    pub output_bytes: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -115,14 +105,6 @@ impl Capabilities {
                 )
             })
             .collect();
-        let limits = LimitCaps {
-            memory_bytes: spec.limits.memory_bytes,
-            pids: spec.limits.pids,
-            cpu_millicores: spec.limits.cpu_millicores,
-            timeout_ms: spec.limits.timeout_ms,
-            tmp_bytes: spec.limits.tmp_bytes,
-            output_bytes: spec.limits.output_bytes,
-        };
         let tools = spec
             .tools
             .iter()
@@ -144,7 +126,7 @@ impl Capabilities {
             network,
             secrets,
             mounts,
-            limits,
+            limits: spec.limits,
             tools,
         })
     }

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 use spec_lang::ir;
 
-use super::capability::{Capabilities, LimitCaps, RateCap, ToolGate};
+use super::capability::{Capabilities, RateCap, ToolGate};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -328,7 +328,7 @@ fn mounts(base: &Capabilities, head: &Capabilities, changes: &mut Vec<Change>) {
 /// A limit's key, its two values, and how to show one.
 type LimitRow = (&'static str, u64, u64, fn(u64) -> String);
 
-fn limits(base: &LimitCaps, head: &LimitCaps, changes: &mut Vec<Change>) {
+fn limits(base: &ir::Limits, head: &ir::Limits, changes: &mut Vec<Change>) {
     let rows: [LimitRow; 6] = [
         ("memory", base.memory_bytes, head.memory_bytes, bytes),
         ("pids", base.pids.into(), head.pids.into(), |n| {
@@ -515,7 +515,7 @@ fn describe_rate(rate: RateCap) -> String {
     format!("{} per {period}", rate.count)
 }
 
-fn describe_limits(limits: &LimitCaps) -> String {
+fn describe_limits(limits: &ir::Limits) -> String {
     format!(
         "memory {}, pids {}, cpu {}, timeout {}, tmp {}, output {}",
         bytes(limits.memory_bytes),
@@ -574,7 +574,7 @@ mod tests {
                 },
             )]
             .into(),
-            limits: LimitCaps {
+            limits: ir::Limits {
                 memory_bytes: 128 << 20,
                 pids: 32,
                 cpu_millicores: 500,

@@ -290,7 +290,8 @@ impl std::fmt::Display for Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::review::capability::{LimitCaps, ToolGate};
+    use crate::review::capability::ToolGate;
+    use spec_lang::ir;
 
     /// Signs as the key's file name; a signature holds for exactly its signer and message.
     struct FakeSigner;
@@ -334,7 +335,7 @@ mod tests {
             network: hosts.iter().map(|h| (*h).to_owned()).collect(),
             secrets: Default::default(),
             mounts: Default::default(),
-            limits: LimitCaps {
+            limits: ir::Limits {
                 memory_bytes: 1 << 27,
                 pids: 32,
                 cpu_millicores: 500,

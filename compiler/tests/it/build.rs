@@ -7,29 +7,9 @@ use std::path::Path;
 use std::process::Output;
 use std::time::Duration;
 
-use serde_json::json;
-
 use crate::echo::TOOLS_PY;
+use crate::hand::hand_transcript;
 use crate::support::{clawc, native_available, tree_files};
-
-/// A hand-authored transcript (format 1) carrying `files`.
-fn transcript(files: &[(&str, &str)]) -> String {
-    let mut records = vec![
-        json!({"type": "start", "format": 1, "integration": "echo", "author": "hand",
-               "generator": "hand", "generator_version": "-", "model": "none",
-               "started": "2026-12-03T00:00:00Z", "note": "written by hand for a test"}),
-        json!({"type": "attempt", "attempt": 1}),
-    ];
-    for (path, content) in files {
-        records.push(json!({"type": "file", "attempt": 1, "path": path, "content": content}));
-    }
-    records.push(json!({"type": "result", "attempt": 1, "passed": true,
-        "usage": {"turns": 0, "input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0},
-        "python": "Python 3"}));
-    records.push(json!({"type": "end", "accepted": true, "attempts": 1,
-                        "finished": "2026-12-03T00:00:01Z"}));
-    records.iter().map(|r| format!("{r}\n")).collect()
-}
 
 /// A project holding `clawc init echo`'s spec and a transcript of `code` as the pinned one.
 fn project(code: &str) -> tempfile::TempDir {
@@ -40,7 +20,10 @@ fn project(code: &str) -> tempfile::TempDir {
         .output()
         .unwrap();
     assert!(init.status.success(), "{init:?}");
-    write_transcript(dir.path(), &transcript(&[("generated/tools.py", code)]));
+    write_transcript(
+        dir.path(),
+        &hand_transcript("echo", &[("generated/tools.py", code)]),
+    );
     dir
 }
 
@@ -361,13 +344,16 @@ fn hostile_transcripts_are_refused_before_anything_is_written() {
     let root = dir.path();
     write_transcript(
         root,
-        &transcript(&[
-            ("generated/tools.py", TOOLS_PY),
-            ("../escape.py", "pwned"),
-            ("generated/../../up.py", "pwned"),
-            (absolute.to_str().unwrap(), "pwned"),
-            ("generated/big.py", &big),
-        ]),
+        &hand_transcript(
+            "echo",
+            &[
+                ("generated/tools.py", TOOLS_PY),
+                ("../escape.py", "pwned"),
+                ("generated/../../up.py", "pwned"),
+                (absolute.to_str().unwrap(), "pwned"),
+                ("generated/big.py", &big),
+            ],
+        ),
     );
     let before = tree_files(root);
     let build = run(root, &["build", "--generator", "replay"]);

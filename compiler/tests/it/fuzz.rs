@@ -8,6 +8,7 @@ use std::process::Output;
 
 use serde_json::{json, Value};
 
+use crate::hand::hand_transcript;
 use crate::support::{clawc, native_available, workspace_root};
 
 const SPEC: &str = r#"// A deliberately broken integration: its hardening run must fail.
@@ -51,22 +52,6 @@ def echo(args, ctx):
     return {"text": text}
 "#;
 
-fn transcript() -> String {
-    let records = [
-        json!({"type": "start", "format": 1, "integration": "broken", "author": "hand",
-               "generator": "hand", "generator_version": "-", "model": "none",
-               "started": "2026-12-03T00:00:00Z", "note": "written by hand for a test"}),
-        json!({"type": "attempt", "attempt": 1}),
-        json!({"type": "file", "attempt": 1, "path": "generated/tools.py", "content": TOOLS_PY}),
-        json!({"type": "result", "attempt": 1, "passed": true,
-               "usage": {"turns": 0, "input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0},
-               "python": "Python 3"}),
-        json!({"type": "end", "accepted": true, "attempts": 1,
-               "finished": "2026-12-03T00:00:01Z"}),
-    ];
-    records.iter().map(|r| format!("{r}\n")).collect()
-}
-
 fn run(root: &Path, args: &[&str]) -> Output {
     clawc()
         .args(args)
@@ -89,7 +74,11 @@ fn broken_project() -> tempfile::TempDir {
     fs::create_dir_all(root.join("specs")).unwrap();
     fs::write(root.join("specs/broken.claw"), SPEC).unwrap();
     fs::create_dir_all(root.join("golden/broken")).unwrap();
-    fs::write(root.join("golden/broken/transcript.jsonl"), transcript()).unwrap();
+    fs::write(
+        root.join("golden/broken/transcript.jsonl"),
+        hand_transcript("broken", &[("generated/tools.py", TOOLS_PY)]),
+    )
+    .unwrap();
     let build = run(root, &["build", "--generator", "replay"]);
     assert_eq!(build.status.code(), Some(0), "{:?}", text(&build));
     dir

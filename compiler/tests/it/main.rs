@@ -12,6 +12,7 @@ mod claude_code;
 mod cli;
 mod echo;
 mod fuzz;
+mod hand;
 mod hostile;
 mod messages_api;
 mod review;

@@ -8,6 +8,7 @@ use std::process::{Command, Output};
 
 use serde_json::json;
 
+use crate::hand::hand_transcript;
 use crate::support::{clawc, native_available, settings};
 
 /// A shop integration with one of everything a review looks at: a secret, a host, a mount, a
@@ -85,23 +86,6 @@ def rename_item(args, ctx):
     return {"item": response.json()}
 "#;
 
-/// A hand-authored transcript (format 1) of `code` for `shop`.
-pub fn transcript(code: &str) -> String {
-    let records = [
-        json!({"type": "start", "format": 1, "integration": "shop", "author": "hand",
-               "generator": "hand", "generator_version": "-", "model": "none",
-               "started": "2026-12-03T00:00:00Z", "note": "written by hand for a test"}),
-        json!({"type": "attempt", "attempt": 1}),
-        json!({"type": "file", "attempt": 1, "path": "generated/tools.py", "content": code}),
-        json!({"type": "result", "attempt": 1, "passed": true,
-               "usage": {"turns": 0, "input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0},
-               "python": "Python 3"}),
-        json!({"type": "end", "accepted": true, "attempts": 1,
-               "finished": "2026-12-03T00:00:01Z"}),
-    ];
-    records.iter().map(|r| format!("{r}\n")).collect()
-}
-
 /// A git repository holding a pinned project.
 pub struct Repo {
     pub dir: tempfile::TempDir,
@@ -116,7 +100,10 @@ impl Repo {
         repo.git(&["init", "-q", "-b", "main"]);
         repo.write(".gitignore", ".clawc/\n");
         repo.write("specs/shop.claw", SPEC);
-        repo.write("golden/shop/transcript.jsonl", &transcript(TOOLS_PY));
+        repo.write(
+            "golden/shop/transcript.jsonl",
+            &hand_transcript("shop", &[("generated/tools.py", TOOLS_PY)]),
+        );
         repo.build();
         repo.commit("base");
         repo
@@ -148,7 +135,10 @@ impl Repo {
     pub fn repin(&self, code: &str) {
         fs::remove_dir_all(self.root().join("golden/shop")).unwrap();
         self.write("claw.lock", "version = 1\n");
-        self.write("golden/shop/transcript.jsonl", &transcript(code));
+        self.write(
+            "golden/shop/transcript.jsonl",
+            &hand_transcript("shop", &[("generated/tools.py", code)]),
+        );
         self.build();
     }
 
@@ -359,8 +349,15 @@ fn diff_exit_codes_and_formats() {
     let unknown = repo.clawc(&["diff", "--base", "no-such-revision"]);
     assert_eq!(unknown.status.code(), Some(2), "{}", text(&unknown));
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("no-such-revision"));
-    let option = repo.clawc(&["diff", "--base", "--output=/tmp/x"]);
+    // A revision that git would read as an option reaches clawc (as `--base=…`) and is
+    // refused there, not handed to git.
+    let option = repo.clawc(&["diff", "--base=--output=/tmp/x"]);
     assert_eq!(option.status.code(), Some(2), "{}", text(&option));
+    assert!(
+        String::from_utf8_lossy(&option.stderr).contains("cannot start with `-`"),
+        "{}",
+        text(&option)
+    );
     let name = repo.clawc(&["diff", "nope"]);
     assert_eq!(name.status.code(), Some(2), "{}", text(&name));
 
