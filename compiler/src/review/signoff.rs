@@ -59,12 +59,16 @@ pub enum SignError {
 pub struct SshKeygen;
 
 impl SshKeygen {
+    /// `ssh-keygen -Y ACTION -n clawc-signoff -f FILE ARGS...`, `stdin` on its standard input.
     fn run(
         action: &'static str,
+        file: &Path,
         args: &[&std::ffi::OsStr],
         stdin: &[u8],
     ) -> Result<String, SignError> {
         let mut child = Command::new("ssh-keygen")
+            .args(["-Y", action, "-n", NAMESPACE, "-f"])
+            .arg(file)
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -110,20 +114,7 @@ impl Signer for SshKeygen {
     fn sign(&self, key: &Path, message: &[u8]) -> Result<String, SignError> {
         let scratch = Scratch::new()?;
         let file = scratch.file("message", message)?;
-        Self::run(
-            "sign",
-            &[
-                "-Y".as_ref(),
-                "sign".as_ref(),
-                "-q".as_ref(),
-                "-n".as_ref(),
-                NAMESPACE.as_ref(),
-                "-f".as_ref(),
-                key.as_os_str(),
-                file.as_os_str(),
-            ],
-            &[],
-        )?;
+        Self::run("sign", key, &["-q".as_ref(), file.as_os_str()], &[])?;
         let signature =
             std::fs::read_to_string(file.with_extension("sig")).map_err(SignError::Scratch)?;
         Ok(signature)
@@ -135,16 +126,8 @@ impl Signer for SshKeygen {
         let signature = scratch.file("message.sig", signature.as_bytes())?;
         let found = Self::run(
             "find-principals",
-            &[
-                "-Y".as_ref(),
-                "find-principals".as_ref(),
-                "-n".as_ref(),
-                NAMESPACE.as_ref(),
-                "-f".as_ref(),
-                signers.as_os_str(),
-                "-s".as_ref(),
-                signature.as_os_str(),
-            ],
+            &signers,
+            &["-s".as_ref(), signature.as_os_str()],
             &[],
         )?;
         Ok(found.lines().map(str::to_owned).collect())
@@ -162,13 +145,8 @@ impl Signer for SshKeygen {
         let signature = scratch.file("message.sig", signature.as_bytes())?;
         Self::run(
             "verify",
+            &signers,
             &[
-                "-Y".as_ref(),
-                "verify".as_ref(),
-                "-n".as_ref(),
-                NAMESPACE.as_ref(),
-                "-f".as_ref(),
-                signers.as_os_str(),
                 "-I".as_ref(),
                 principal.as_ref(),
                 "-s".as_ref(),

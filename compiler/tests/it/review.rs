@@ -142,6 +142,14 @@ impl Repo {
         self.build();
     }
 
+    /// One more `allow "ENDPOINT"` line in the spec's network block.
+    pub fn allow(&self, endpoint: &str) {
+        self.edit_spec(
+            "allow \"api.example.com:443\"",
+            &format!("allow \"api.example.com:443\"\n    allow \"{endpoint}\""),
+        );
+    }
+
     pub fn build(&self) {
         let out = self.clawc(&["build", "--generator", "replay"]);
         assert_eq!(out.status.code(), Some(0), "{}", text(&out));
@@ -216,10 +224,7 @@ fn markdown_diff_of_a_host_added() {
         return;
     }
     let repo = Repo::pinned();
-    repo.edit_spec(
-        "allow \"api.example.com:443\"",
-        "allow \"api.example.com:443\"\n    allow \"uploads.example.com:443\"",
-    );
+    repo.allow("uploads.example.com:443");
     repo.build();
     diff_settings(&repo).bind(|| insta::assert_snapshot!("diff_host_added", markdown(&repo)));
 }
@@ -234,10 +239,7 @@ fn markdown_diff_of_a_secret_sent_to_one_more_host() {
         "into \"api.example.com\"",
         "into \"api.example.com\", \"uploads.example.com\"",
     );
-    repo.edit_spec(
-        "allow \"api.example.com:443\"",
-        "allow \"api.example.com:443\"\n    allow \"uploads.example.com:443\"",
-    );
+    repo.allow("uploads.example.com:443");
     repo.build();
     diff_settings(&repo).bind(|| insta::assert_snapshot!("diff_secret_widened", markdown(&repo)));
 }
@@ -450,10 +452,7 @@ fn a_widening_needs_a_signoff_by_a_key_the_base_trusts() {
     assert_eq!(signed.status.code(), Some(0), "{}", text(&signed));
 
     // The change under review widens: a new host, no new sign-off.
-    repo.edit_spec(
-        "allow \"api.example.com:443\"",
-        "allow \"api.example.com:443\"\n    allow \"evil.example:443\"",
-    );
+    repo.allow("evil.example:443");
     repo.build();
     let unsigned = verify_signoff(&repo, &base);
     assert_eq!(unsigned.status.code(), Some(1), "{}", text(&unsigned));

@@ -141,10 +141,7 @@ fn the_workflow_fails_an_unsigned_widening_and_passes_once_signed_off() {
     let base = repo.commit("the base: shop, signed off by alice");
 
     // The pull request widens shop (a new host) without a sign-off.
-    repo.edit_spec(
-        "allow \"api.example.com:443\"",
-        "allow \"api.example.com:443\"\n    allow \"uploads.example.com:443\"",
-    );
+    repo.allow("uploads.example.com:443");
     repo.build();
     repo.commit("the head: shop may reach uploads.example.com");
     let unsigned = run_workflow(&repo, &base, bin.path());
