@@ -606,14 +606,26 @@ impl Generator<'_> {
         }
         // Each property at each of its edges, the others ordinary; taken round-robin so that
         // every property gets its first edges before any gets its last.
+        found.extend(self.per_property(flat, &base, depth, Self::boundaries));
+        found
+    }
+
+    /// Each property's `cases` set into `base`, labelled with the property's path, taken
+    /// round-robin across the properties.
+    fn per_property(
+        &mut self,
+        flat: &Flat,
+        base: &Map<String, Value>,
+        depth: u32,
+        cases: fn(&mut Self, &Flat, u32) -> Labelled,
+    ) -> Labelled {
         let mut lists: Vec<Labelled> = Vec::new();
         for (name, _) in flat.properties.clone() {
             let Some(schema) = flat.property(&name) else {
                 continue;
             };
             let property = self.flat(&schema);
-            let list = self
-                .boundaries(&property, depth + 1)
+            let list = cases(self, &property, depth + 1)
                 .into_iter()
                 .map(|(what, value)| {
                     let mut object = base.clone();
@@ -623,8 +635,7 @@ impl Generator<'_> {
                 .collect();
             lists.push(list);
         }
-        found.extend(round_robin(lists));
-        found
+        round_robin(lists)
     }
 
     // ---- invalid values -----------------------------------------------------------------
@@ -812,24 +823,7 @@ impl Generator<'_> {
                 Value::Object(object),
             ));
         }
-        let mut lists = Vec::new();
-        for (name, _) in flat.properties.clone() {
-            let Some(schema) = flat.property(&name) else {
-                continue;
-            };
-            let property = self.flat(&schema);
-            let list: Labelled = self
-                .invalids(&property, depth + 1)
-                .into_iter()
-                .map(|(what, value)| {
-                    let mut object = minimal.clone();
-                    object.insert(name.clone(), value);
-                    (format!("/{name}: {what}"), Value::Object(object))
-                })
-                .collect();
-            lists.push(list);
-        }
-        found.extend(round_robin(lists));
+        found.extend(self.per_property(flat, &minimal, depth, Self::invalids));
         found
     }
 }
