@@ -297,20 +297,25 @@ fn response(stdout: &[u8], id: u64) -> Result<Value, String> {
     Err("the server gave no answer to tools/call (it crashed or hung; see stderr)".to_owned())
 }
 
-/// Why `result` does not meet the example's expectation, if it does not.
-fn judge(spec: &ir::Integration, example: &ir::Example, result: &Value) -> Option<String> {
-    let is_error = result.get("isError").and_then(Value::as_bool) == Some(true);
-    let text = result
+/// The text blocks of a `tools/call` result, joined: what an agent reads of it.
+pub fn result_text(result: &Value) -> String {
+    result
         .get("content")
         .and_then(Value::as_array)
         .map(|blocks| {
             blocks
                 .iter()
-                .filter_map(|b| b.get("text").and_then(Value::as_str))
+                .filter_map(|block| block.get("text").and_then(Value::as_str))
                 .collect::<Vec<_>>()
                 .join("\n")
         })
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// Why `result` does not meet the example's expectation, if it does not.
+fn judge(spec: &ir::Integration, example: &ir::Example, result: &Value) -> Option<String> {
+    let is_error = result.get("isError").and_then(Value::as_bool) == Some(true);
+    let text = result_text(result);
     match &example.expect {
         ir::Expect::Error(wanted) => {
             if !is_error {

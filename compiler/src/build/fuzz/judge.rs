@@ -6,6 +6,7 @@
 
 use serde_json::Value;
 
+use crate::build::acceptance;
 use crate::lower;
 
 /// The ways a call fails.
@@ -80,13 +81,13 @@ pub fn judge(
         );
     }
     if result.get("isError").and_then(Value::as_bool) == Some(true) {
-        let text = error_text(result);
+        let text = acceptance::result_text(result);
         return match leak(&text, input, declared) {
             Some(what) => Verdict::Fail(
                 FailureKind::Leak,
                 format!(
                     "the tool error shows {what}: {}",
-                    crate::build::acceptance::shorten(&text, 600)
+                    acceptance::shorten(&text, 600)
                 ),
             ),
             None => Verdict::ToolError,
@@ -111,21 +112,6 @@ pub fn judge(
             ),
         )
     }
-}
-
-/// The text blocks of a result, joined.
-fn error_text(result: &Value) -> String {
-    result
-        .get("content")
-        .and_then(Value::as_array)
-        .map(|blocks| {
-            blocks
-                .iter()
-                .filter_map(|block| block.get("text").and_then(Value::as_str))
-                .collect::<Vec<_>>()
-                .join("\n")
-        })
-        .unwrap_or_default()
 }
 
 /// What of the machine `text` shows, if anything: a traceback, or an absolute path under one
@@ -182,7 +168,7 @@ pub fn leak(text: &str, input: &str, declared: &[String]) -> Option<String> {
 }
 
 fn short(value: &Value) -> String {
-    crate::build::acceptance::shorten(&value.to_string(), 600)
+    acceptance::shorten(&value.to_string(), 600)
 }
 
 #[cfg(test)]
